@@ -1,0 +1,49 @@
+# ODP on userfaultfd memory: test bed, kernel series, tests, benchmarks.
+# `make` builds what is missing and runs the demonstration on the patched
+# kernel; `make check` runs the whole test suite.  See README.md.
+
+SCRIPTS := scripts
+
+.PHONY: all deps rootfs kernel kernel-stock kernel-patched kernel-debug \
+	tests demo check vm-shell export-patches clean distclean
+
+all: demo
+
+deps:
+	@$(SCRIPTS)/host-deps
+
+rootfs: deps
+	@$(SCRIPTS)/mkrootfs
+
+kernel-stock: deps
+	@$(SCRIPTS)/build-kernel stock
+
+kernel-patched: deps
+	@$(SCRIPTS)/build-kernel patched
+
+kernel-debug: deps
+	@$(SCRIPTS)/build-kernel patched debug
+
+kernel: kernel-stock kernel-patched
+
+tests: rootfs
+	@$(SCRIPTS)/build-tests
+
+demo: kernel-patched tests
+	@$(SCRIPTS)/vm-run --kernel patched -- scripts/demo
+
+check: kernel kernel-debug tests
+	@$(SCRIPTS)/check
+
+vm-shell: kernel-patched tests
+	@$(SCRIPTS)/vm-run --kernel patched --interactive
+
+export-patches:
+	@$(SCRIPTS)/export-patches
+
+clean:
+	@. $(SCRIPTS)/lib.sh && rm -rf "$$CACHE"/src/*/.build* "$$CACHE/runs" && \
+		rm -rf "$$ROOTFS/opt/odp-uffd/bin"
+
+distclean:
+	@. $(SCRIPTS)/lib.sh && rm -rf "$$CACHE"

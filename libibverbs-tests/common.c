@@ -1,0 +1,1165 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Shared helpers for the libibverbs ODP/userfaultfd tests; see common.h.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ================================================================== */
+/* TAP / KTAP output                                                   */
+
+void tap_header(unsigned int ntests)
+{
+	printf("TAP version 13\n1..%u\n", ntests);
+	fflush(stdout);
+}
+
+void tap_pass(struct tap *tap, unsigned int n, const char *name)
+{
+	tap->pass++;
+	printf("ok %u %s\n", n, name);
+	fflush(stdout);
+}
+
+void tap_fail(struct tap *tap, unsigned int n, const char *name,
+	      const char *fmt, ...)
+{
+	va_list ap;
+
+	tap->fail++;
+	printf("not ok %u %s", n, name);
+	if (fmt) {
+		fputs(" # ", stdout);
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	putchar('\n');
+	fflush(stdout);
+}
+
+void tap_skip(struct tap *tap, unsigned int n, const char *name,
+	      const char *reason)
+{
+	tap->skip++;
+	printf("ok %u %s # SKIP %s\n", n, name,
+	       reason && *reason ? reason : "(no reason given)");
+	fflush(stdout);
+}
+
+void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+}
+
+void tap_totals(const struct tap *tap)
+{
+	printf("# Totals: pass:%u fail:%u skip:%u\n", tap->pass, tap->fail,
+	       tap->skip);
+	fflush(stdout);
+}
+
+/* ================================================================== */
+/* Test runner                                                          */
+
+void test_step(struct test_ctx *t, const char *fmt, ...)
+{
+	char buf[sizeof(t->shared->step)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	memcpy(t->shared->step, buf, sizeof(buf));
+	if (t->opts->verbose)
+		tap_diag("step: %s", buf);
+}
+
+int test_fail(struct test_ctx *t, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	tap_diag("%s: %s", t->shared->step, buf);
+	return TEST_FAIL;
+}
+
+int test_skip(struct test_ctx *t, const char *fmt, ...)
+{
+	char buf[sizeof(t->shared->skip_reason)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	memcpy(t->shared->skip_reason, buf, sizeof(buf));
+	return TEST_SKIP;
+}
+
+int test_worse(int a, int b)
+{
+	if (a == TEST_FAIL || b == TEST_FAIL)
+		return TEST_FAIL;
+	if (a == TEST_SKIP || b == TEST_SKIP)
+		return TEST_SKIP;
+	if (a != TEST_PASS || b != TEST_PASS)	/* unexpected code */
+		return TEST_FAIL;
+	return TEST_PASS;
+}
+
+static void usage(FILE *f, const char *prog)
+{
+	fprintf(f,
+		"usage: %s [-l] [-t name]... [-d dev] [-g gid_index] [-T timeout_s] [-v]\n"
+		"  -l          list test names and exit\n"
+		"  -t name     run only this test (repeatable; table order)\n"
+		"  -d dev      RDMA device (default %s)\n"
+		"  -g index    GID index for the loopback connection (default %d)\n"
+		"  -T seconds  per-test time limit (default %d)\n"
+		"  -v          print every step\n"
+		"exit: 0 no failure, 1 some test failed, 2 usage error, 4 all skipped\n",
+		prog, TEST_DEFAULT_DEV, TEST_DEFAULT_GID_INDEX,
+		TEST_DEFAULT_TIMEOUT_S);
+}
+
+static bool parse_uint(const char *s, long max, long *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 0 || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+static double mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/*
+ * Wait for pid for at most timeout_s seconds.  SIGCHLD is blocked by the
+ * caller, so sigtimedwait() sleeps until the child changes state.
+ * Returns 0 with *status set, 1 on timeout, -1 on error.
+ */
+static int wait_child(pid_t pid, double timeout_s, int *status)
+{
+	double deadline = mono_now() + timeout_s;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	for (;;) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		struct timespec ts;
+		double left;
+
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -1;
+		left = deadline - mono_now();
+		if (left <= 0)
+			return 1;
+		if (left > 1.0)
+			left = 1.0;	/* re-check waitpid at least every second */
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		sigtimedwait(&set, NULL, &ts);
+	}
+}
+
+static void shared_terminate(struct test_shared *sh)
+{
+	sh->step[sizeof(sh->step) - 1] = '\0';
+	sh->skip_reason[sizeof(sh->skip_reason) - 1] = '\0';
+}
+
+static void run_one(const struct test_case *tc, unsigned int n,
+		    const struct test_opts *opts, struct test_shared *sh,
+		    const sigset_t *child_mask, struct tap *tap)
+{
+	struct test_ctx t = { .opts = opts, .shared = sh, .name = tc->name };
+	int status, w;
+	pid_t pid;
+
+	memset(sh, 0, sizeof(*sh));
+	snprintf(sh->step, sizeof(sh->step), "start");
+	tap_diag("RUN %s%s%s", tc->name, tc->desc ? ": " : "",
+		 tc->desc ? tc->desc : "");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0) {
+		tap_fail(tap, n, tc->name, "fork: %s", strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		int rc;
+
+		sigprocmask(SIG_SETMASK, child_mask, NULL);
+		alarm(opts->timeout_s);	/* SIGALRM kills the child */
+		rc = tc->fn(&t);
+		fflush(stdout);
+		_exit(rc);
+	}
+
+	/* Grace period after the child's own alarm before SIGKILL. */
+	w = wait_child(pid, opts->timeout_s + 5.0, &status);
+	if (w != 0) {
+		if (w < 0)
+			tap_diag("waitpid(%d): %s", (int)pid, strerror(errno));
+		kill(pid, SIGKILL);
+		if (wait_child(pid, 10.0, &status) != 0)
+			tap_diag("child %d did not die after SIGKILL (stuck in the kernel?); left behind",
+				 (int)pid);
+		shared_terminate(sh);
+		tap_fail(tap, n, tc->name, "TIMEOUT after %u s in %s",
+			 opts->timeout_s, sh->step);
+		return;
+	}
+	shared_terminate(sh);
+	if (WIFSIGNALED(status)) {
+		int sig = WTERMSIG(status);
+
+		if (sig == SIGALRM)
+			tap_fail(tap, n, tc->name, "TIMEOUT after %u s in %s",
+				 opts->timeout_s, sh->step);
+		else
+			tap_fail(tap, n, tc->name, "killed by signal %d (%s) in %s",
+				 sig, strsignal(sig), sh->step);
+		return;
+	}
+	switch (WEXITSTATUS(status)) {
+	case TEST_PASS:
+		tap_pass(tap, n, tc->name);
+		break;
+	case TEST_SKIP:
+		tap_skip(tap, n, tc->name, sh->skip_reason);
+		break;
+	case TEST_FAIL:
+		tap_fail(tap, n, tc->name, NULL);
+		break;
+	default:
+		tap_fail(tap, n, tc->name, "unexpected exit code %d in %s",
+			 WEXITSTATUS(status), sh->step);
+		break;
+	}
+}
+
+int test_main(int argc, char **argv, const struct test_case *tests,
+	      size_t ntests)
+{
+	struct test_opts opts = {
+		.dev = TEST_DEFAULT_DEV,
+		.gid_index = TEST_DEFAULT_GID_INDEX,
+		.timeout_s = TEST_DEFAULT_TIMEOUT_S,
+	};
+	bool *selected = calloc(ntests ? ntests : 1, sizeof(*selected));
+	bool list = false, any_selected = false;
+	sigset_t block, old_mask;
+	struct tap tap = { 0 };
+	struct test_shared *sh;
+	unsigned int planned = 0, n = 0;
+	size_t i;
+	long v;
+	int opt;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (!selected) {
+		fprintf(stderr, "calloc: %s\n", strerror(errno));
+		return 2;
+	}
+	while ((opt = getopt(argc, argv, "lt:d:g:T:vh")) != -1) {
+		switch (opt) {
+		case 'l':
+			list = true;
+			break;
+		case 't':
+			for (i = 0; i < ntests; i++)
+				if (!strcmp(tests[i].name, optarg))
+					break;
+			if (i == ntests) {
+				fprintf(stderr, "%s: unknown test '%s' (-l lists them)\n",
+					argv[0], optarg);
+				free(selected);
+				return 2;
+			}
+			selected[i] = true;
+			any_selected = true;
+			break;
+		case 'd':
+			opts.dev = optarg;
+			break;
+		case 'g':
+			if (!parse_uint(optarg, INT_MAX, &v)) {
+				fprintf(stderr, "%s: bad GID index '%s'\n", argv[0], optarg);
+				free(selected);
+				return 2;
+			}
+			opts.gid_index = (int)v;
+			break;
+		case 'T':
+			if (!parse_uint(optarg, 24 * 3600, &v) || v == 0) {
+				fprintf(stderr, "%s: bad timeout '%s'\n", argv[0], optarg);
+				free(selected);
+				return 2;
+			}
+			opts.timeout_s = (unsigned int)v;
+			break;
+		case 'v':
+			opts.verbose = true;
+			break;
+		case 'h':
+			usage(stdout, argv[0]);
+			free(selected);
+			return 0;
+		default:
+			usage(stderr, argv[0]);
+			free(selected);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr, argv[0]);
+		free(selected);
+		return 2;
+	}
+	if (list) {
+		for (i = 0; i < ntests; i++)
+			printf("%s\n", tests[i].name);
+		free(selected);
+		return 0;
+	}
+	for (i = 0; i < ntests; i++) {
+		if (!any_selected)
+			selected[i] = true;
+		planned += selected[i];
+	}
+
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		fprintf(stderr, "mmap(shared area): %s\n", strerror(errno));
+		free(selected);
+		return 2;
+	}
+	/* Block SIGCHLD so that wait_child() can sigtimedwait() for it. */
+	sigemptyset(&block);
+	sigaddset(&block, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &block, &old_mask);
+
+	tap_header(planned);
+	tap_diag("device %s, port %d, gid index %d, timeout %u s", opts.dev,
+		 RDMA_PORT_NUM, opts.gid_index, opts.timeout_s);
+	for (i = 0; i < ntests; i++)
+		if (selected[i])
+			run_one(&tests[i], ++n, &opts, sh, &old_mask, &tap);
+	tap_totals(&tap);
+
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	munmap(sh, sizeof(*sh));
+	free(selected);
+	if (tap.fail)
+		return 1;
+	if (!tap.pass && tap.skip)
+		return 4;
+	return 0;
+}
+
+/* ================================================================== */
+/* Memory and patterns                                                 */
+
+size_t page_size(void)
+{
+	long ps = sysconf(_SC_PAGESIZE);
+
+	return ps > 0 ? (size_t)ps : 4096;
+}
+
+int mem_map(struct test_ctx *t, size_t len, void **addr, const char *what)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	*addr = NULL;
+	if (p == MAP_FAILED)
+		return test_fail(t, "mmap(%s, %zu bytes): %s", what, len,
+				 strerror(errno));
+	*addr = p;
+	return TEST_PASS;
+}
+
+int mem_unmap(struct test_ctx *t, void **addr, size_t len, const char *what)
+{
+	void *p = *addr;
+
+	if (!p)
+		return TEST_PASS;
+	*addr = NULL;
+	if (munmap(p, len))
+		return test_fail(t, "munmap(%s): %s", what, strerror(errno));
+	return TEST_PASS;
+}
+
+void pattern_fill(void *buf, size_t len, uint32_t seed, size_t pos,
+		  size_t psz)
+{
+	uint8_t *b = buf;
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		b[i] = pattern_byte(seed, pos + i, psz);
+}
+
+int pattern_verify(struct test_ctx *t, const void *buf, size_t len,
+		   uint32_t seed, size_t pos, size_t psz, const char *what)
+{
+	const uint8_t *b = buf;
+	size_t i, first = 0, bad = 0;
+
+	for (i = 0; i < len; i++) {
+		if (b[i] == pattern_byte(seed, pos + i, psz))
+			continue;
+		if (!bad++)
+			first = i;
+	}
+	if (!bad)
+		return TEST_PASS;
+	return test_fail(t,
+			 "%s: %zu of %zu bytes differ; first at region offset %zu (page %zu +%zu): expected 0x%02x (seed %" PRIu32 ") got 0x%02x",
+			 what, bad, len, pos + first, (pos + first) / psz,
+			 (pos + first) % psz,
+			 pattern_byte(seed, pos + first, psz), seed, b[first]);
+}
+
+int bytes_verify(struct test_ctx *t, const void *buf, size_t len, uint8_t val,
+		 size_t pos, const char *what)
+{
+	const uint8_t *b = buf;
+	size_t i, first = 0, bad = 0;
+
+	for (i = 0; i < len; i++) {
+		if (b[i] == val)
+			continue;
+		if (!bad++)
+			first = i;
+	}
+	if (!bad)
+		return TEST_PASS;
+	return test_fail(t,
+			 "%s: %zu of %zu bytes differ; first at region offset %zu: expected 0x%02x got 0x%02x",
+			 what, bad, len, pos + first, val, b[first]);
+}
+
+/* ================================================================== */
+/* userfaultfd                                                          */
+
+void uffd_fill_pattern(const void *arg, size_t page_index, uint8_t *page,
+		       size_t psz)
+{
+	pattern_fill(page, psz, *(const uint32_t *)arg, page_index * psz, psz);
+}
+
+void uffd_handler_init(struct uffd_handler *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->uffd = -1;
+	h->stop_fd = -1;
+	atomic_init(&h->faults, 0);
+	atomic_init(&h->write_faults, 0);
+	atomic_init(&h->copies, 0);
+	atomic_init(&h->eexist, 0);
+	atomic_init(&h->failed, false);
+}
+
+int uffd_open(struct test_ctx *t, int *fd)
+{
+	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+	int ufd;
+
+	*fd = -1;
+	ufd = (int)syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (ufd < 0) {
+		int err = errno;
+
+		return test_fail(t, "userfaultfd(O_CLOEXEC|O_NONBLOCK): %s%s",
+				 strerror(err),
+				 err == EPERM ? " (kernel faults need CAP_SYS_PTRACE or vm.unprivileged_userfaultfd=1)" :
+				 err == ENOSYS ? " (CONFIG_USERFAULTFD off?)" : "");
+	}
+	if (ioctl(ufd, UFFDIO_API, &api)) {
+		int err = errno;
+
+		close(ufd);
+		return test_fail(t, "ioctl(UFFDIO_API, features 0): %s",
+				 strerror(err));
+	}
+	*fd = ufd;
+	return TEST_PASS;
+}
+
+int uffd_register_missing(struct test_ctx *t, int fd, void *addr, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)addr, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	if (ioctl(fd, UFFDIO_REGISTER, &reg))
+		return test_fail(t, "ioctl(UFFDIO_REGISTER, MISSING, %p+%zu): %s",
+				 addr, len, strerror(errno));
+	if (!(reg.ioctls & ((uint64_t)1 << _UFFDIO_COPY)))
+		return test_fail(t, "UFFDIO_REGISTER: UFFDIO_COPY not offered (ioctls 0x%llx)",
+				 (unsigned long long)reg.ioctls);
+	return TEST_PASS;
+}
+
+TEST_PRINTF(3, 4)
+static void handler_error(struct uffd_handler *h, int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(h->err_msg, sizeof(h->err_msg), fmt, ap);
+	va_end(ap);
+	h->err_errno = err;
+	atomic_store_explicit(&h->failed, true, memory_order_release);
+}
+
+/* Resolve one fault; returns false (after recording why) on error. */
+static bool handler_resolve(struct uffd_handler *h, const struct uffd_msg *msg)
+{
+	uint64_t addr = msg->arg.pagefault.address & ~(uint64_t)(h->psz - 1);
+	uint64_t base = (uintptr_t)h->base;
+	struct uffdio_range wake = { .start = addr, .len = h->psz };
+	struct uffdio_copy copy;
+	struct timespec pause = { .tv_nsec = 1000000 };
+	size_t idx;
+	int tries;
+
+	if (addr < base || addr >= base + h->len) {
+		handler_error(h, 0, "fault at 0x%llx outside registered range %p+%zu",
+			      (unsigned long long)msg->arg.pagefault.address,
+			      (void *)h->base, h->len);
+		return false;
+	}
+	idx = (size_t)((addr - base) / h->psz);
+	atomic_fetch_add(&h->faults, 1);
+	if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE)
+		atomic_fetch_add(&h->write_faults, 1);
+	h->fill(h->fill_arg, idx, h->src_page, h->psz);
+
+	/*
+	 * Copy without waking, count, then wake: the counters are final by the
+	 * time the faulting context runs again.
+	 */
+	for (tries = 0;; tries++) {
+		copy = (struct uffdio_copy){
+			.dst = addr,
+			.src = (uintptr_t)h->src_page,
+			.len = h->psz,
+			.mode = UFFDIO_COPY_MODE_DONTWAKE,
+		};
+		if (!ioctl(h->uffd, UFFDIO_COPY, &copy)) {
+			atomic_fetch_add(&h->copies, 1);
+			break;
+		}
+		if (errno == EEXIST) {	/* already populated (duplicate fault) */
+			atomic_fetch_add(&h->eexist, 1);
+			break;
+		}
+		if (errno == EAGAIN && tries < 1000) {	/* mm changing */
+			nanosleep(&pause, NULL);
+			continue;
+		}
+		handler_error(h, errno, "UFFDIO_COPY(page %zu, 0x%llx, %zu bytes, copy=%lld)",
+			      idx, (unsigned long long)addr, h->psz,
+			      (long long)copy.copy);
+		return false;
+	}
+	if (ioctl(h->uffd, UFFDIO_WAKE, &wake)) {
+		handler_error(h, errno, "UFFDIO_WAKE(page %zu)", idx);
+		return false;
+	}
+	return true;
+}
+
+static void *handler_thread(void *arg)
+{
+	struct uffd_handler *h = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = h->uffd, .events = POLLIN },
+		{ .fd = h->stop_fd, .events = POLLIN },
+	};
+	struct uffd_msg msg;
+	ssize_t n;
+
+	for (;;) {
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			handler_error(h, errno, "poll(uffd, stop fd)");
+			return NULL;
+		}
+		if (pfd[1].revents)		/* stop requested */
+			return NULL;
+		if (pfd[0].revents & (POLLERR | POLLHUP | POLLNVAL)) {
+			handler_error(h, 0, "poll: uffd revents 0x%x",
+				      (unsigned int)pfd[0].revents);
+			return NULL;
+		}
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		n = read(h->uffd, &msg, sizeof(msg));
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				continue;
+			handler_error(h, errno, "read(uffd)");
+			return NULL;
+		}
+		if (n != (ssize_t)sizeof(msg)) {
+			handler_error(h, 0, "read(uffd): short read %zd of %zu",
+				      n, sizeof(msg));
+			return NULL;
+		}
+		if (msg.event != UFFD_EVENT_PAGEFAULT) {
+			handler_error(h, 0, "unexpected uffd event 0x%x",
+				      (unsigned int)msg.event);
+			return NULL;
+		}
+		if (!handler_resolve(h, &msg))
+			return NULL;
+	}
+}
+
+int uffd_missing_setup(struct test_ctx *t, struct uffd_handler *h, void *addr,
+		       size_t len, uffd_fill_fn fill, const void *fill_arg)
+{
+	int rc, err;
+
+	h->base = addr;
+	h->len = len;
+	h->psz = page_size();
+	h->fill = fill;
+	h->fill_arg = fill_arg;
+	rc = uffd_open(t, &h->uffd);
+	if (rc != TEST_PASS)
+		return rc;
+	rc = uffd_register_missing(t, h->uffd, addr, len);
+	if (rc != TEST_PASS)
+		return rc;
+	h->registered = true;
+	h->src_page = aligned_alloc(h->psz, h->psz);
+	if (!h->src_page)
+		return test_fail(t, "aligned_alloc(uffd source page): %s",
+				 strerror(errno));
+	h->stop_fd = eventfd(0, EFD_CLOEXEC);
+	if (h->stop_fd < 0)
+		return test_fail(t, "eventfd(uffd stop): %s", strerror(errno));
+	err = pthread_create(&h->thread, NULL, handler_thread, h);
+	if (err)
+		return test_fail(t, "pthread_create(uffd handler): %s",
+				 strerror(err));
+	h->started = true;
+	return TEST_PASS;
+}
+
+int uffd_missing_teardown(struct test_ctx *t, struct uffd_handler *h)
+{
+	int rc = TEST_PASS, err;
+
+	if (h->started) {
+		uint64_t one = 1;
+
+		if (write(h->stop_fd, &one, sizeof(one)) != (ssize_t)sizeof(one)) {
+			/* Cannot stop the thread: joining would hang. */
+			return test_fail(t, "write(uffd stop eventfd): %s",
+					 strerror(errno));
+		}
+		err = pthread_join(h->thread, NULL);
+		if (err)
+			rc = test_fail(t, "pthread_join(uffd handler): %s",
+				       strerror(err));
+		h->started = false;
+		rc = test_worse(rc, uffd_handler_check(t, h));
+	}
+	if (h->stop_fd >= 0) {
+		if (close(h->stop_fd))
+			rc = test_fail(t, "close(uffd stop eventfd): %s",
+				       strerror(errno));
+		h->stop_fd = -1;
+	}
+	if (h->registered) {
+		struct uffdio_range range = {
+			.start = (uintptr_t)h->base, .len = h->len,
+		};
+
+		if (ioctl(h->uffd, UFFDIO_UNREGISTER, &range))
+			rc = test_fail(t, "ioctl(UFFDIO_UNREGISTER): %s",
+				       strerror(errno));
+		h->registered = false;
+	}
+	if (h->uffd >= 0) {
+		if (close(h->uffd))
+			rc = test_fail(t, "close(uffd): %s", strerror(errno));
+		h->uffd = -1;
+	}
+	free(h->src_page);
+	h->src_page = NULL;
+	return rc;
+}
+
+bool uffd_handler_failed(const struct uffd_handler *h)
+{
+	return atomic_load_explicit(&h->failed, memory_order_acquire);
+}
+
+int uffd_handler_check(struct test_ctx *t, const struct uffd_handler *h)
+{
+	if (!uffd_handler_failed(h))
+		return TEST_PASS;
+	return test_fail(t, "uffd handler thread failed: %s%s%s", h->err_msg,
+			 h->err_errno ? ": " : "",
+			 h->err_errno ? strerror(h->err_errno) : "");
+}
+
+unsigned long uffd_faults(const struct uffd_handler *h)
+{
+	return atomic_load(&h->faults);
+}
+
+unsigned long uffd_write_faults(const struct uffd_handler *h)
+{
+	return atomic_load(&h->write_faults);
+}
+
+void uffd_handler_report(const struct uffd_handler *h, const char *when)
+{
+	tap_diag("uffd %s: faults=%lu write=%lu copies=%lu eexist=%lu%s", when,
+		 uffd_faults(h), uffd_write_faults(h), atomic_load(&h->copies),
+		 atomic_load(&h->eexist),
+		 uffd_handler_failed(h) ? " (handler FAILED)" : "");
+}
+
+/* ================================================================== */
+/* RDMA                                                                 */
+
+static const char *mtu_str(enum ibv_mtu mtu)
+{
+	switch (mtu) {
+	case IBV_MTU_256: return "256";
+	case IBV_MTU_512: return "512";
+	case IBV_MTU_1024: return "1024";
+	case IBV_MTU_2048: return "2048";
+	case IBV_MTU_4096: return "4096";
+	}
+	return "?";
+}
+
+static void odp_caps_str(uint32_t caps, char *buf, size_t len)
+{
+	static const struct { uint32_t bit; const char *name; } names[] = {
+		{ IBV_ODP_SUPPORT_SEND, "SEND" },
+		{ IBV_ODP_SUPPORT_RECV, "RECV" },
+		{ IBV_ODP_SUPPORT_WRITE, "WRITE" },
+		{ IBV_ODP_SUPPORT_READ, "READ" },
+		{ IBV_ODP_SUPPORT_ATOMIC, "ATOMIC" },
+		{ IBV_ODP_SUPPORT_SRQ_RECV, "SRQ_RECV" },
+	};
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(names) && used < len; i++)
+		if (caps & names[i].bit)
+			used += (size_t)snprintf(buf + used, len - used, "%s%s",
+						 used ? "|" : "", names[i].name);
+	if (!buf[0])
+		snprintf(buf, len, "none");
+}
+
+/* Find and open the named device; TEST_SKIP if it does not exist. */
+static int open_device(struct test_ctx *t, struct rdma_res *r)
+{
+	const char *want = t->opts->dev;
+	struct ibv_device **list;
+	char names[256] = "";
+	size_t used = 0;
+	int num, i, rc = TEST_PASS;
+
+	list = ibv_get_device_list(&num);
+	if (!list)
+		return test_skip(t, "ibv_get_device_list: %s", strerror(errno));
+	for (i = 0; i < num; i++)
+		if (!strcmp(ibv_get_device_name(list[i]), want))
+			break;
+	if (i == num) {
+		for (i = 0; i < num && used < sizeof(names); i++)
+			used += (size_t)snprintf(names + used, sizeof(names) - used,
+						 " %s", ibv_get_device_name(list[i]));
+		rc = test_skip(t, "RDMA device %s not found (have:%s)", want,
+			       num ? names : " none");
+	} else {
+		r->ctx = ibv_open_device(list[i]);
+		if (!r->ctx)
+			rc = test_fail(t, "ibv_open_device(%s): %s", want,
+				       strerror(errno));
+	}
+	ibv_free_device_list(list);
+	return rc;
+}
+
+/* Device attributes, ODP capabilities, port state and GID. */
+static int check_device(struct test_ctx *t, struct rdma_res *r,
+			const struct rdma_caps_req *req)
+{
+	const struct ibv_odp_caps *odp = &r->dev_attr.odp_caps;
+	char have[64], need[64];
+	uint32_t missing;
+	int err;
+
+	err = ibv_query_device_ex(r->ctx, NULL, &r->dev_attr);
+	if (err)
+		return test_fail(t, "ibv_query_device_ex(%s): %s", t->opts->dev,
+				 strerror(err));
+	if ((req->odp || req->rc_odp_caps) &&
+	    !(odp->general_caps & IBV_ODP_SUPPORT))
+		return test_skip(t, "%s: no ODP support (odp_caps.general_caps 0x%" PRIx64 ")",
+				 t->opts->dev, (uint64_t)odp->general_caps);
+	missing = req->rc_odp_caps & ~odp->per_transport_caps.rc_odp_caps;
+	if (missing) {
+		odp_caps_str(missing, need, sizeof(need));
+		odp_caps_str(odp->per_transport_caps.rc_odp_caps, have, sizeof(have));
+		return test_skip(t, "%s: RC ODP lacks %s (rc_odp_caps %s)",
+				 t->opts->dev, need, have);
+	}
+
+	err = ibv_query_port(r->ctx, r->port_num, &r->port_attr);
+	if (err)
+		return test_fail(t, "ibv_query_port(%s, %u): %s", t->opts->dev,
+				 r->port_num, strerror(err));
+	if (r->port_attr.state != IBV_PORT_ACTIVE)
+		return test_fail(t, "%s port %u is %s, not ACTIVE", t->opts->dev,
+				 r->port_num, ibv_port_state_str(r->port_attr.state));
+	r->mtu = IBV_MTU_1024;
+	if (r->port_attr.active_mtu < r->mtu) {
+		tap_diag("port active MTU %s < 1024, using it",
+			 mtu_str(r->port_attr.active_mtu));
+		r->mtu = r->port_attr.active_mtu;
+	}
+
+	if (ibv_query_gid(r->ctx, r->port_num, r->gid_index, &r->gid))
+		return test_fail(t, "ibv_query_gid(%s, port %u, index %d): %s",
+				 t->opts->dev, r->port_num, r->gid_index,
+				 strerror(errno));
+	if (!r->gid.global.subnet_prefix && !r->gid.global.interface_id)
+		return test_fail(t, "%s GID index %d is empty (no IP address on the netdev?)",
+				 t->opts->dev, r->gid_index);
+	return TEST_PASS;
+}
+
+static int qp_modify(struct test_ctx *t, struct ibv_qp *qp,
+		     struct ibv_qp_attr *attr, int mask, const char *state)
+{
+	int err = ibv_modify_qp(qp, attr, mask);
+
+	if (err)
+		return test_fail(t, "ibv_modify_qp(QP 0x%x -> %s): %s",
+				 qp->qp_num, state, strerror(err));
+	return TEST_PASS;
+}
+
+/* RESET -> INIT -> RTR -> RTS, with the remote side being qp number dqpn. */
+static int qp_connect(struct test_ctx *t, struct rdma_res *r, struct ibv_qp *qp,
+		      uint32_t dqpn, uint32_t sq_psn, uint32_t rq_psn)
+{
+	struct ibv_qp_attr attr;
+	int rc;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_INIT;
+	attr.pkey_index = 0;
+	attr.port_num = r->port_num;
+	attr.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
+			       IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC;
+	rc = qp_modify(t, qp, &attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+		       IBV_QP_PORT | IBV_QP_ACCESS_FLAGS, "INIT");
+	if (rc != TEST_PASS)
+		return rc;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_RTR;
+	attr.path_mtu = r->mtu;
+	attr.dest_qp_num = dqpn;
+	attr.rq_psn = rq_psn;
+	attr.max_dest_rd_atomic = 1;
+	attr.min_rnr_timer = 12;
+	attr.ah_attr.is_global = 1;		/* RoCE: GRH always */
+	attr.ah_attr.grh.dgid = r->gid;		/* loopback to our own GID */
+	attr.ah_attr.grh.sgid_index = (uint8_t)r->gid_index;
+	attr.ah_attr.grh.hop_limit = 1;
+	attr.ah_attr.dlid = 0;
+	attr.ah_attr.sl = 0;
+	attr.ah_attr.src_path_bits = 0;
+	attr.ah_attr.port_num = r->port_num;
+	rc = qp_modify(t, qp, &attr, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
+		       IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
+		       IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER, "RTR");
+	if (rc != TEST_PASS)
+		return rc;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.qp_state = IBV_QPS_RTS;
+	/* 4.096 us * 2^18 ~= 1 s per try: slow (TCG) guests and uffd round
+	 * trips must not exhaust the retries before the completion deadline. */
+	attr.timeout = 18;
+	attr.retry_cnt = 7;
+	attr.rnr_retry = 7;
+	attr.sq_psn = sq_psn;
+	attr.max_rd_atomic = 1;
+	return qp_modify(t, qp, &attr, IBV_QP_STATE | IBV_QP_TIMEOUT |
+			 IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
+			 IBV_QP_MAX_QP_RD_ATOMIC, "RTS");
+}
+
+static int rdma_setup_steps(struct test_ctx *t, struct rdma_res *r,
+			    const struct rdma_caps_req *req)
+{
+	static const uint32_t psn[2] = { 0x1000, 0x2000 };
+	int rc, i;
+
+	test_step(t, "open device %s", t->opts->dev);
+	rc = open_device(t, r);
+	if (rc != TEST_PASS)
+		return rc;
+	test_step(t, "query device/port/gid");
+	rc = check_device(t, r, req);
+	if (rc != TEST_PASS)
+		return rc;
+	test_step(t, "allocate PD, CQs, QPs");
+	r->pd = ibv_alloc_pd(r->ctx);
+	if (!r->pd)
+		return test_fail(t, "ibv_alloc_pd: %s", strerror(errno));
+	for (i = 0; i < 2; i++) {
+		struct ibv_qp_init_attr qia = {
+			.qp_type = IBV_QPT_RC,
+			.sq_sig_all = 0,
+			.cap = {
+				.max_send_wr = 16, .max_recv_wr = 16,
+				.max_send_sge = 1, .max_recv_sge = 1,
+			},
+		};
+
+		r->cq[i] = ibv_create_cq(r->ctx, 32, NULL, NULL, 0);
+		if (!r->cq[i])
+			return test_fail(t, "ibv_create_cq(%d): %s", i,
+					 strerror(errno));
+		qia.send_cq = r->cq[i];
+		qia.recv_cq = r->cq[i];
+		r->qp[i] = ibv_create_qp(r->pd, &qia);
+		if (!r->qp[i])
+			return test_fail(t, "ibv_create_qp(RC %d): %s", i,
+					 strerror(errno));
+	}
+	test_step(t, "connect QP 0x%x <-> QP 0x%x", r->qp[0]->qp_num,
+		  r->qp[1]->qp_num);
+	for (i = 0; i < 2; i++) {
+		rc = qp_connect(t, r, r->qp[i], r->qp[!i]->qp_num, psn[i],
+				psn[!i]);
+		if (rc != TEST_PASS)
+			return rc;
+	}
+	return TEST_PASS;
+}
+
+int rdma_setup(struct test_ctx *t, struct rdma_res *r,
+	       const struct rdma_caps_req *req)
+{
+	int rc;
+
+	memset(r, 0, sizeof(*r));
+	r->port_num = RDMA_PORT_NUM;
+	r->gid_index = t->opts->gid_index;
+	rc = rdma_setup_steps(t, r, req);
+	if (rc != TEST_PASS)
+		rc = test_worse(rc, rdma_teardown(t, r));
+	return rc;
+}
+
+int rdma_teardown(struct test_ctx *t, struct rdma_res *r)
+{
+	int rc = TEST_PASS, err, i;
+
+	test_step(t, "rdma teardown");
+	for (i = 1; i >= 0; i--) {
+		if (r->qp[i]) {
+			err = ibv_destroy_qp(r->qp[i]);
+			if (err)
+				rc = test_fail(t, "ibv_destroy_qp(%d): %s", i,
+					       strerror(err));
+			r->qp[i] = NULL;
+		}
+	}
+	for (i = 1; i >= 0; i--) {
+		if (r->cq[i]) {
+			err = ibv_destroy_cq(r->cq[i]);
+			if (err)
+				rc = test_fail(t, "ibv_destroy_cq(%d): %s", i,
+					       strerror(err));
+			r->cq[i] = NULL;
+		}
+	}
+	if (r->pd) {
+		err = ibv_dealloc_pd(r->pd);
+		if (err)
+			rc = test_fail(t, "ibv_dealloc_pd: %s", strerror(err));
+		r->pd = NULL;
+	}
+	if (r->ctx) {
+		if (ibv_close_device(r->ctx))
+			rc = test_fail(t, "ibv_close_device: %s", strerror(errno));
+		r->ctx = NULL;
+	}
+	return rc;
+}
+
+int rdma_reg_mr(struct test_ctx *t, struct rdma_res *r, void *addr,
+		size_t len, int access, const char *what, struct ibv_mr **mr)
+{
+	*mr = ibv_reg_mr(r->pd, addr, len, access);
+	if (!*mr)
+		return test_fail(t, "ibv_reg_mr(%s, %p+%zu, access 0x%x): %s",
+				 what, addr, len, (unsigned int)access,
+				 strerror(errno));
+	return TEST_PASS;
+}
+
+int rdma_dereg_mr(struct test_ctx *t, struct ibv_mr **mr, const char *what)
+{
+	int err;
+
+	if (!*mr)
+		return TEST_PASS;
+	err = ibv_dereg_mr(*mr);
+	*mr = NULL;
+	if (err)
+		return test_fail(t, "ibv_dereg_mr(%s): %s", what, strerror(err));
+	return TEST_PASS;
+}
+
+static const char *wr_opcode_str(enum ibv_wr_opcode op)
+{
+	switch (op) {
+	case IBV_WR_RDMA_WRITE: return "RDMA WRITE";
+	case IBV_WR_RDMA_WRITE_WITH_IMM: return "RDMA WRITE with immediate";
+	case IBV_WR_SEND: return "SEND";
+	case IBV_WR_SEND_WITH_IMM: return "SEND with immediate";
+	case IBV_WR_RDMA_READ: return "RDMA READ";
+	case IBV_WR_ATOMIC_CMP_AND_SWP: return "ATOMIC CMP&SWP";
+	case IBV_WR_ATOMIC_FETCH_AND_ADD: return "ATOMIC FETCH&ADD";
+	default: return "WR";
+	}
+}
+
+int rdma_post_wait(struct test_ctx *t, struct ibv_qp *qp, struct ibv_cq *cq,
+		   struct ibv_send_wr *wr, int timeout_ms,
+		   const struct uffd_handler *watch, struct ibv_wc *wc)
+{
+	const char *op = wr_opcode_str(wr->opcode);
+	struct timespec pause = { .tv_nsec = 200000 };
+	struct ibv_send_wr *bad = NULL;
+	double deadline;
+	unsigned int spins = 0;
+	int err, n;
+
+	wr->send_flags |= IBV_SEND_SIGNALED;
+	err = ibv_post_send(qp, wr, &bad);
+	if (err)
+		return test_fail(t, "ibv_post_send(%s, QP 0x%x): %s", op,
+				 qp->qp_num, strerror(err));
+	deadline = mono_now() + timeout_ms / 1000.0;
+	for (;;) {
+		n = ibv_poll_cq(cq, 1, wc);
+		if (n < 0)
+			return test_fail(t, "ibv_poll_cq(%s) returned %d", op, n);
+		if (n == 1)
+			break;
+		if (watch && uffd_handler_failed(watch))
+			return test_fail(t, "%s: uffd handler failed while waiting for the completion: %s",
+					 op, watch->err_msg);
+		if (mono_now() > deadline)
+			return test_fail(t, "%s: no completion within %d ms",
+					 op, timeout_ms);
+		/* Yield first, then sleep: gentle on small guests. */
+		if (spins++ < 100)
+			sched_yield();
+		else
+			nanosleep(&pause, NULL);
+	}
+	if (wc->status != IBV_WC_SUCCESS)
+		return test_fail(t, "%s completion: status %s (%d), vendor_err 0x%x, QP 0x%x",
+				 op, ibv_wc_status_str(wc->status),
+				 (int)wc->status, wc->vendor_err, wc->qp_num);
+	if (wc->wr_id != wr->wr_id)
+		return test_fail(t, "%s completion for wr_id %" PRIu64 ", expected %" PRIu64,
+				 op, (uint64_t)wc->wr_id, (uint64_t)wr->wr_id);
+	return TEST_PASS;
+}
+
+int rdma_rw(struct test_ctx *t, struct rdma_res *r, int qpi,
+	    enum ibv_wr_opcode op, void *laddr, uint32_t len, uint32_t lkey,
+	    uint64_t raddr, uint32_t rkey, const struct uffd_handler *watch)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)laddr, .length = len, .lkey = lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = 0x5eed0000u + (unsigned int)op,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = op,
+		.send_flags = IBV_SEND_SIGNALED,
+	};
+	struct ibv_wc wc;
+
+	wr.wr.rdma.remote_addr = raddr;
+	wr.wr.rdma.rkey = rkey;
+	return rdma_post_wait(t, r->qp[qpi], r->cq[qpi], &wr,
+			      TEST_WC_TIMEOUT_MS, watch, &wc);
+}

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Smoke test for RDMA on-demand paging (ODP) on userfaultfd-registered memory.
+ *
+ * On a kernel without the series, RDMA WRITE/READ into an ODP MR backed by
+ * uffd-missing memory completes with IBV_WC_REM_ACCESS_ERR and a synchronous
+ * PREFETCH_WRITE advise fails with EFAULT, without the uffd handler ever
+ * seeing a fault.  With the series the faults must reach the handler and the
+ * operations must succeed with the right data.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define SEED_DATA	0xa5u	/* what RDMA or the prefetch must deliver */
+#define SEED_BG		0x3cu	/* what the handler installs under the data */
+
+#define ODP_ACCESS	(IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE | \
+			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
+#define PREFETCH_PAGES	64
+
+/* Transfer layout: starts 100 bytes into page 0, ends mid-page. */
+struct geom {
+	size_t psz;	/* page size */
+	size_t off;	/* transfer start inside the mapping */
+	size_t len;	/* transfer length */
+	size_t map_len;	/* whole pages covering [0, off + len) */
+};
+
+static struct geom geom_get(void)
+{
+	struct geom g = { .psz = page_size(), .off = 100 };
+
+	g.len = 64 * 1024 + 1000;
+	g.map_len = (g.off + g.len + g.psz - 1) / g.psz * g.psz;
+	return g;
+}
+
+/*
+ * [off, off + len) must hold the data pattern; the rest of the mapping the
+ * background pattern (bg_zero: zero bytes).
+ */
+static int check_layout(struct test_ctx *t, const uint8_t *buf,
+			const struct geom *g, bool bg_zero, const char *what)
+{
+	size_t tail = g->off + g->len;
+	int rc;
+
+	test_step(t, "verify %s", what);
+	rc = pattern_verify(t, buf + g->off, g->len, SEED_DATA, g->off, g->psz,
+			    "transferred bytes");
+	if (bg_zero)
+		return test_worse(rc,
+			test_worse(bytes_verify(t, buf, g->off, 0, 0, "head"),
+				   bytes_verify(t, buf + tail, g->map_len - tail,
+						0, tail, "tail")));
+	return test_worse(rc,
+		test_worse(pattern_verify(t, buf, g->off, SEED_BG, 0, g->psz, "head"),
+			   pattern_verify(t, buf + tail, g->map_len - tail,
+					  SEED_BG, tail, g->psz, "tail")));
+}
+
+static int test_rdma_write_uffd_missing(struct test_ctx *t)
+{
+	const struct rdma_caps_req req = { .odp = true,
+					   .rc_odp_caps = IBV_ODP_SUPPORT_WRITE };
+	const struct geom g = geom_get();
+	const uint32_t bg = SEED_BG;
+	struct ibv_mr *src_mr = NULL, *dst_mr = NULL;
+	void *src = NULL, *dst = NULL;
+	struct uffd_handler h;
+	struct rdma_res r;
+	int rc;
+
+	uffd_handler_init(&h);
+	/* Two loopback-connected RC QPs with RC ODP WRITE support. */
+	rc = rdma_setup(t, &r, &req);
+	if (rc != TEST_PASS)
+		return rc;
+	/* Source: ordinary memory holding the data, pinned (non-ODP) MR. */
+	test_step(t, "source buffer");
+	rc = mem_map(t, g.map_len, &src, "source");
+	if (rc != TEST_PASS)
+		goto out;
+	pattern_fill((uint8_t *)src + g.off, g.len, SEED_DATA, g.off, g.psz);
+	rc = rdma_reg_mr(t, &r, src, g.map_len, IBV_ACCESS_LOCAL_WRITE,
+			 "source", &src_mr);
+	if (rc != TEST_PASS)
+		goto out;
+	/* Target: untouched anonymous memory, uffd MISSING before the MR. */
+	test_step(t, "uffd-register target");
+	rc = mem_map(t, g.map_len, &dst, "target");
+	if (rc == TEST_PASS)
+		rc = uffd_missing_setup(t, &h, dst, g.map_len,
+					uffd_fill_pattern, &bg);
+	if (rc != TEST_PASS)
+		goto out;
+	/* ODP MR over the uffd range: registration must not fault. */
+	test_step(t, "register target ODP MR");
+	rc = rdma_reg_mr(t, &r, dst, g.map_len, ODP_ACCESS, "target (ODP)",
+			 &dst_mr);
+	if (rc != TEST_PASS)
+		goto out;
+	uffd_handler_report(&h, "after ibv_reg_mr");
+	/* RDMA WRITE qp[0] -> qp[1]: the responder faults through uffd. */
+	test_step(t, "RDMA WRITE %zu bytes into uffd-missing ODP MR", g.len);
+	rc = rdma_rw(t, &r, 0, IBV_WR_RDMA_WRITE, (uint8_t *)src + g.off,
+		     (uint32_t)g.len, src_mr->lkey, (uintptr_t)dst + g.off,
+		     dst_mr->rkey, &h);
+	uffd_handler_report(&h, "after RDMA WRITE");
+	if (rc != TEST_PASS)
+		goto out;
+	/* The handler must have resolved the responder's faults. */
+	if (uffd_faults(&h) < 1) {
+		rc = test_fail(t, "RDMA WRITE succeeded but the uffd handler saw no fault");
+		goto out;
+	}
+	/* Data where written, handler's background elsewhere in the pages. */
+	rc = check_layout(t, dst, &g, false, "target");
+	uffd_handler_report(&h, "after CPU verify");
+out:
+	/* uffd first: releases any kernel fault still waiting on it. */
+	test_step(t, "teardown");
+	rc = test_worse(rc, uffd_missing_teardown(t, &h));
+	rc = test_worse(rc, rdma_dereg_mr(t, &dst_mr, "target"));
+	rc = test_worse(rc, mem_unmap(t, &dst, g.map_len, "target"));
+	rc = test_worse(rc, rdma_dereg_mr(t, &src_mr, "source"));
+	rc = test_worse(rc, mem_unmap(t, &src, g.map_len, "source"));
+	return test_worse(rc, rdma_teardown(t, &r));
+}
+
+static int test_rdma_read_uffd_missing(struct test_ctx *t)
+{
+	const struct rdma_caps_req req = { .odp = true,
+					   .rc_odp_caps = IBV_ODP_SUPPORT_READ };
+	const struct geom g = geom_get();
+	const uint32_t data = SEED_DATA;
+	struct ibv_mr *loc_mr = NULL, *rem_mr = NULL;
+	void *loc = NULL, *rem = NULL;
+	struct uffd_handler h;
+	struct rdma_res r;
+	int rc;
+
+	uffd_handler_init(&h);
+	/* Two loopback-connected RC QPs with RC ODP READ support. */
+	rc = rdma_setup(t, &r, &req);
+	if (rc != TEST_PASS)
+		return rc;
+	/* Local sink: ordinary memory prefilled with background, non-ODP. */
+	test_step(t, "local buffer");
+	rc = mem_map(t, g.map_len, &loc, "local");
+	if (rc != TEST_PASS)
+		goto out;
+	pattern_fill(loc, g.map_len, SEED_BG, 0, g.psz);
+	rc = rdma_reg_mr(t, &r, loc, g.map_len, IBV_ACCESS_LOCAL_WRITE,
+			 "local", &loc_mr);
+	if (rc != TEST_PASS)
+		goto out;
+	/* Remote source: uffd-missing memory; the handler supplies the data. */
+	test_step(t, "uffd-register remote");
+	rc = mem_map(t, g.map_len, &rem, "remote");
+	if (rc == TEST_PASS)
+		rc = uffd_missing_setup(t, &h, rem, g.map_len,
+					uffd_fill_pattern, &data);
+	if (rc != TEST_PASS)
+		goto out;
+	/* ODP MR over the uffd range. */
+	test_step(t, "register remote ODP MR");
+	rc = rdma_reg_mr(t, &r, rem, g.map_len, ODP_ACCESS, "remote (ODP)",
+			 &rem_mr);
+	if (rc != TEST_PASS)
+		goto out;
+	uffd_handler_report(&h, "after ibv_reg_mr");
+	/* RDMA READ by qp[0] from qp[1]'s MR: the responder faults via uffd. */
+	test_step(t, "RDMA READ %zu bytes from uffd-missing ODP MR", g.len);
+	rc = rdma_rw(t, &r, 0, IBV_WR_RDMA_READ, (uint8_t *)loc + g.off,
+		     (uint32_t)g.len, loc_mr->lkey, (uintptr_t)rem + g.off,
+		     rem_mr->rkey, &h);
+	uffd_handler_report(&h, "after RDMA READ");
+	if (rc != TEST_PASS)
+		goto out;
+	/* The handler must have resolved the responder's faults. */
+	if (uffd_faults(&h) < 1) {
+		rc = test_fail(t, "RDMA READ succeeded but the uffd handler saw no fault");
+		goto out;
+	}
+	/* Read data in place, the local background untouched around it. */
+	rc = check_layout(t, loc, &g, false, "local");
+out:
+	/* uffd first: releases any kernel fault still waiting on it. */
+	test_step(t, "teardown");
+	rc = test_worse(rc, uffd_missing_teardown(t, &h));
+	rc = test_worse(rc, rdma_dereg_mr(t, &rem_mr, "remote"));
+	rc = test_worse(rc, mem_unmap(t, &rem, g.map_len, "remote"));
+	rc = test_worse(rc, rdma_dereg_mr(t, &loc_mr, "local"));
+	rc = test_worse(rc, mem_unmap(t, &loc, g.map_len, "local"));
+	return test_worse(rc, rdma_teardown(t, &r));
+}
+
+static int test_advise_prefetch_write_sync_uffd(struct test_ctx *t)
+{
+	const struct rdma_caps_req req = { .odp = true };
+	const size_t psz = page_size(), len = PREFETCH_PAGES * psz;
+	const uint32_t data = SEED_DATA;
+	struct ibv_mr *mr = NULL;
+	struct uffd_handler h;
+	struct ibv_sge sge;
+	struct rdma_res r;
+	void *buf = NULL;
+	int rc, ret;
+
+	uffd_handler_init(&h);
+	/* Device with ODP (the QPs are not used here). */
+	rc = rdma_setup(t, &r, &req);
+	if (rc != TEST_PASS)
+		return rc;
+	/* Untouched anonymous memory, uffd MISSING; handler installs data. */
+	test_step(t, "uffd-register buffer");
+	rc = mem_map(t, len, &buf, "buffer");
+	if (rc == TEST_PASS)
+		rc = uffd_missing_setup(t, &h, buf, len, uffd_fill_pattern, &data);
+	if (rc != TEST_PASS)
+		goto out;
+	/* ODP MR over the uffd range. */
+	test_step(t, "register ODP MR");
+	rc = rdma_reg_mr(t, &r, buf, len, ODP_ACCESS, "buffer (ODP)", &mr);
+	if (rc != TEST_PASS)
+		goto out;
+	uffd_handler_report(&h, "after ibv_reg_mr");
+	/* Synchronous PREFETCH_WRITE of all pages: each must fault via uffd. */
+	test_step(t, "ibv_advise_mr(PREFETCH_WRITE, FLUSH, %d pages)",
+		  PREFETCH_PAGES);
+	sge = (struct ibv_sge){ .addr = (uintptr_t)buf, .length = (uint32_t)len,
+				.lkey = mr->lkey };
+	ret = ibv_advise_mr(r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+			    IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1);
+	if (ret < 0)
+		ret = errno;
+	uffd_handler_report(&h, "after ibv_advise_mr");
+	if (ret == EOPNOTSUPP || ret == ENOSYS) {
+		rc = test_skip(t, "ibv_advise_mr(PREFETCH_WRITE) on %s: %s",
+			       t->opts->dev, strerror(ret));
+		goto out;
+	}
+	if (ret) {
+		rc = test_fail(t, "ibv_advise_mr(PREFETCH_WRITE, FLUSH, %zu bytes): %s",
+			       len, strerror(ret));
+		goto out;
+	}
+	rc = uffd_handler_check(t, &h);
+	if (rc != TEST_PASS)
+		goto out;
+	/* The CPU never touched the buffer: exactly one fault per page. */
+	if (uffd_faults(&h) != PREFETCH_PAGES) {
+		rc = test_fail(t, "uffd faults after prefetch: %lu, expected %d",
+			       uffd_faults(&h), PREFETCH_PAGES);
+		goto out;
+	}
+	/* CPU sees the handler's data... */
+	test_step(t, "CPU verify");
+	rc = pattern_verify(t, buf, len, SEED_DATA, 0, psz, "prefetched buffer");
+	/* ...through page tables the prefetch populated (no new faults). */
+	if (uffd_faults(&h) != PREFETCH_PAGES)
+		rc = test_fail(t, "CPU read took %lu more uffd faults: prefetch did not map the pages",
+			       uffd_faults(&h) - PREFETCH_PAGES);
+out:
+	/* uffd first: releases any kernel fault still waiting on it. */
+	test_step(t, "teardown");
+	rc = test_worse(rc, uffd_missing_teardown(t, &h));
+	rc = test_worse(rc, rdma_dereg_mr(t, &mr, "buffer"));
+	rc = test_worse(rc, mem_unmap(t, &buf, len, "buffer"));
+	return test_worse(rc, rdma_teardown(t, &r));
+}
+
+static int test_rdma_write_plain_odp(struct test_ctx *t)
+{
+	const struct rdma_caps_req req = { .odp = true,
+					   .rc_odp_caps = IBV_ODP_SUPPORT_WRITE };
+	const struct geom g = geom_get();
+	struct ibv_mr *src_mr = NULL, *dst_mr = NULL;
+	void *src = NULL, *dst = NULL;
+	struct rdma_res r;
+	int rc;
+
+	/* Two loopback-connected RC QPs with RC ODP WRITE support. */
+	rc = rdma_setup(t, &r, &req);
+	if (rc != TEST_PASS)
+		return rc;
+	/* Source: ordinary memory holding the data, pinned (non-ODP) MR. */
+	test_step(t, "source buffer");
+	rc = mem_map(t, g.map_len, &src, "source");
+	if (rc != TEST_PASS)
+		goto out;
+	pattern_fill((uint8_t *)src + g.off, g.len, SEED_DATA, g.off, g.psz);
+	rc = rdma_reg_mr(t, &r, src, g.map_len, IBV_ACCESS_LOCAL_WRITE,
+			 "source", &src_mr);
+	if (rc != TEST_PASS)
+		goto out;
+	/* Target: populated anonymous memory under an ODP MR. */
+	test_step(t, "target buffer and ODP MR");
+	rc = mem_map(t, g.map_len, &dst, "target");
+	if (rc != TEST_PASS)
+		goto out;
+	pattern_fill(dst, g.map_len, SEED_BG, 0, g.psz);
+	rc = rdma_reg_mr(t, &r, dst, g.map_len, ODP_ACCESS, "target (ODP)",
+			 &dst_mr);
+	if (rc != TEST_PASS)
+		goto out;
+	/* Drop the pages: invalidates the MR, reads back as zeroes. */
+	test_step(t, "MADV_DONTNEED target");
+	if (madvise(dst, g.map_len, MADV_DONTNEED)) {
+		rc = test_fail(t, "madvise(target, MADV_DONTNEED): %s",
+			       strerror(errno));
+		goto out;
+	}
+	/* RDMA WRITE qp[0] -> qp[1]: the responder faults the pages back. */
+	test_step(t, "RDMA WRITE %zu bytes into plain ODP MR", g.len);
+	rc = rdma_rw(t, &r, 0, IBV_WR_RDMA_WRITE, (uint8_t *)src + g.off,
+		     (uint32_t)g.len, src_mr->lkey, (uintptr_t)dst + g.off,
+		     dst_mr->rkey, NULL);
+	if (rc != TEST_PASS)
+		goto out;
+	/* Data where written, zeroes elsewhere in the pages. */
+	rc = check_layout(t, dst, &g, true, "target");
+out:
+	test_step(t, "teardown");
+	rc = test_worse(rc, rdma_dereg_mr(t, &dst_mr, "target"));
+	rc = test_worse(rc, mem_unmap(t, &dst, g.map_len, "target"));
+	rc = test_worse(rc, rdma_dereg_mr(t, &src_mr, "source"));
+	rc = test_worse(rc, mem_unmap(t, &src, g.map_len, "source"));
+	return test_worse(rc, rdma_teardown(t, &r));
+}
+
+static const struct test_case tests[] = {
+	{ "rdma_write_uffd_missing", test_rdma_write_uffd_missing,
+	  "RDMA WRITE into an ODP MR on uffd-missing memory" },
+	{ "rdma_read_uffd_missing", test_rdma_read_uffd_missing,
+	  "RDMA READ from an ODP MR on uffd-missing memory" },
+	{ "advise_prefetch_write_sync_uffd", test_advise_prefetch_write_sync_uffd,
+	  "synchronous PREFETCH_WRITE of an ODP MR on uffd-missing memory" },
+	{ "rdma_write_plain_odp", test_rdma_write_plain_odp,
+	  "regression: RDMA WRITE into an ODP MR on plain anonymous memory" },
+};
+
+int main(int argc, char **argv)
+{
+	return test_main(argc, argv, tests, ARRAY_SIZE(tests));
+}
