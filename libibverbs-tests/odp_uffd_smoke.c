@@ -30,13 +30,18 @@ struct geom {
 	size_t map_len;	/* whole pages covering [0, off + len) */
 };
 
-static struct geom geom_get(void)
+static struct geom geom_make(size_t off, size_t len)
 {
-	struct geom g = { .psz = page_size(), .off = 100 };
+	struct geom g = { .psz = page_size(), .off = off, .len = len };
 
-	g.len = 64 * 1024 + 1000;
 	g.map_len = (g.off + g.len + g.psz - 1) / g.psz * g.psz;
 	return g;
+}
+
+/* Many packets, unaligned start, crossing pages, ending mid-page. */
+static struct geom geom_get(void)
+{
+	return geom_make(100, 64 * 1024 + 1000);
 }
 
 /*
@@ -275,11 +280,10 @@ out:
 	return test_worse(rc, rdma_teardown(t, &r));
 }
 
-static int test_rdma_write_plain_odp(struct test_ctx *t)
+static int rdma_write_plain_odp(struct test_ctx *t, const struct geom g)
 {
 	const struct rdma_caps_req req = { .odp = true,
 					   .rc_odp_caps = IBV_ODP_SUPPORT_WRITE };
-	const struct geom g = geom_get();
 	struct ibv_mr *src_mr = NULL, *dst_mr = NULL;
 	void *src = NULL, *dst = NULL;
 	struct rdma_res r;
@@ -334,6 +338,18 @@ out:
 	return test_worse(rc, rdma_teardown(t, &r));
 }
 
+/* Regression on ordinary ODP memory: multi-packet, unaligned, multi-page. */
+static int test_rdma_write_plain_odp(struct test_ctx *t)
+{
+	return rdma_write_plain_odp(t, geom_get());
+}
+
+/* Regression: one packet at the start of a page (works on stock 7.2 too). */
+static int test_rdma_write_plain_odp_aligned(struct test_ctx *t)
+{
+	return rdma_write_plain_odp(t, geom_make(0, 1024));
+}
+
 static const struct test_case tests[] = {
 	{ "rdma_write_uffd_missing", test_rdma_write_uffd_missing,
 	  "RDMA WRITE into an ODP MR on uffd-missing memory" },
@@ -341,8 +357,10 @@ static const struct test_case tests[] = {
 	  "RDMA READ from an ODP MR on uffd-missing memory" },
 	{ "advise_prefetch_write_sync_uffd", test_advise_prefetch_write_sync_uffd,
 	  "synchronous PREFETCH_WRITE of an ODP MR on uffd-missing memory" },
+	{ "rdma_write_plain_odp_aligned", test_rdma_write_plain_odp_aligned,
+	  "regression: one-packet RDMA WRITE at a page start, plain ODP memory" },
 	{ "rdma_write_plain_odp", test_rdma_write_plain_odp,
-	  "regression: RDMA WRITE into an ODP MR on plain anonymous memory" },
+	  "RDMA WRITE of many packets at an unaligned offset into plain ODP memory (guards the rxe copy fix)" },
 };
 
 int main(int argc, char **argv)
