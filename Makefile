@@ -5,7 +5,7 @@
 SCRIPTS := scripts
 
 .PHONY: all deps rootfs kernel kernel-stock kernel-patched kernel-debug \
-	tests demo check vm-shell export-patches clean distclean
+	tests demo check check-series vm-shell export-patches clean distclean
 
 all: demo
 
@@ -34,6 +34,10 @@ demo: kernel-patched tests
 
 check: kernel kernel-debug tests
 	@$(SCRIPTS)/check
+
+# checkpatch, per-commit builds (with mlx5_ib), W=1 on the touched files
+check-series: deps
+	@$(SCRIPTS)/check-series
 
 vm-shell: kernel-patched tests
 	@$(SCRIPTS)/vm-run --kernel patched --interactive
