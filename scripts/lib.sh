@@ -55,3 +55,9 @@ series_sum() {
 		{ grep -v '^#' "$s" || true; } | sed '/^$/d' | while read -r p; do cat "$TOP/patches/$p"; done
 	} 2>/dev/null | sha256sum | cut -c1-16
 }
+
+# Count and print one check: result ok|fail TEXT (callers set pass=0 fail=0).
+result() {
+	if [ "$1" = ok ]; then pass=$((pass + 1)); echo "PASS: $2"
+	else fail=$((fail + 1)); echo "FAIL: $2"; fi
+}
