@@ -67,13 +67,24 @@ struct test_ctx {
 	const char *name;
 };
 
+/* What a test must show on a kernel without the series (stock 7.2). */
+enum test_on_stock {
+	STOCK_PASSES = 0,	/* regression tests: pass on every kernel */
+	STOCK_FAILS,		/* guards the series: fails without it */
+};
+
 struct test_case {
 	const char *name;
 	int (*fn)(struct test_ctx *t);	/* returns TEST_PASS/FAIL/SKIP */
 	const char *desc;
+	enum test_on_stock on_stock;
+	unsigned int timeout_s;		/* 0: the -T value (default 60 s) */
 };
 
 /*
+ * -l prints one line per test: "<name>\tstock-fails" or "<name>\tstock-passes"
+ * (make check reads it to judge the stock kernel's results).
+ *
  * Parse -l, -t name (repeatable), -d dev, -g gid_index, -T timeout_s, -v, -h;
  * run the selected tests, each in a forked child; print TAP.
  * Returns the process exit code: 0 no failure, 1 failure, 2 usage error,
