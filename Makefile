@@ -5,7 +5,7 @@
 SCRIPTS := scripts
 
 .PHONY: all deps rootfs kernel kernel-stock kernel-patched kernel-debug \
-	tests demo check check-series vm-shell export-patches clean distclean
+	tests demo check check-series vm-shell export-patches perf clean distclean
 
 all: demo
 
@@ -38,6 +38,12 @@ check: kernel kernel-debug tests
 # checkpatch, per-commit builds (with mlx5_ib), W=1 on the touched files
 check-series: deps
 	@$(SCRIPTS)/check-series
+
+# benchmarks on stock/restart/patched kernels -> Documentation/performance.md
+# (restart: the series without perf/restart-kernel's patches)
+perf: kernel rootfs
+	@$(SCRIPTS)/build-kernel restart
+	@$(SCRIPTS)/perf
 
 vm-shell: kernel-patched tests
 	@$(SCRIPTS)/vm-run --kernel patched --interactive
