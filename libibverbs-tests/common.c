@@ -4,6 +4,7 @@
  */
 #include "common.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -216,7 +217,8 @@ static void run_one(const struct test_case *tc, unsigned int n,
 		    const struct test_opts *opts, struct test_shared *sh,
 		    const sigset_t *child_mask, struct tap *tap)
 {
-	struct test_ctx t = { .opts = opts, .shared = sh, .name = tc->name };
+	struct test_ctx t = { .opts = opts, .shared = sh, .name = tc->name,
+			      .arg = tc->arg };
 	/* A test may ask for more than the default bound, never less. */
 	unsigned int timeout_s = tc->timeout_s > opts->timeout_s ?
 				 tc->timeout_s : opts->timeout_s;
@@ -807,6 +809,8 @@ static void odp_caps_str(uint32_t caps, char *buf, size_t len)
 		{ IBV_ODP_SUPPORT_READ, "READ" },
 		{ IBV_ODP_SUPPORT_ATOMIC, "ATOMIC" },
 		{ IBV_ODP_SUPPORT_SRQ_RECV, "SRQ_RECV" },
+		{ IBV_ODP_SUPPORT_FLUSH, "FLUSH" },
+		{ IBV_ODP_SUPPORT_ATOMIC_WRITE, "ATOMIC_WRITE" },
 	};
 	size_t i, used = 0;
 
@@ -822,7 +826,7 @@ static void odp_caps_str(uint32_t caps, char *buf, size_t len)
 /* Find and open the named device; TEST_SKIP if it does not exist. */
 static int open_device(struct test_ctx *t, struct rdma_res *r)
 {
-	const char *want = t->opts->dev;
+	const char *want = r->dev_name;
 	struct ibv_device **list;
 	char names[256] = "";
 	size_t used = 0;
@@ -850,37 +854,58 @@ static int open_device(struct test_ctx *t, struct rdma_res *r)
 	return rc;
 }
 
+/* TEST_SKIP naming the missing ODP capabilities of one transport. */
+static int check_odp_caps(struct test_ctx *t, const struct rdma_res *r,
+			  const char *transport, uint32_t have, uint32_t want)
+{
+	char have_s[96], need_s[96];
+	uint32_t missing = want & ~have;
+
+	if (!missing)
+		return TEST_PASS;
+	odp_caps_str(missing, need_s, sizeof(need_s));
+	odp_caps_str(have, have_s, sizeof(have_s));
+	return test_skip(t, "%s: %s ODP lacks %s (%s_odp_caps %s)", r->dev_name,
+			 transport, need_s, transport, have_s);
+}
+
 /* Device attributes, ODP capabilities, port state and GID. */
 static int check_device(struct test_ctx *t, struct rdma_res *r,
 			const struct rdma_caps_req *req)
 {
 	const struct ibv_odp_caps *odp = &r->dev_attr.odp_caps;
-	char have[64], need[64];
-	uint32_t missing;
-	int err;
+	uint64_t missing_ex;
+	int err, rc;
 
 	err = ibv_query_device_ex(r->ctx, NULL, &r->dev_attr);
 	if (err)
-		return test_fail(t, "ibv_query_device_ex(%s): %s", t->opts->dev,
+		return test_fail(t, "ibv_query_device_ex(%s): %s", r->dev_name,
 				 strerror(err));
-	if ((req->odp || req->rc_odp_caps) &&
+	if ((req->odp || req->rc_odp_caps || req->ud_odp_caps) &&
 	    !(odp->general_caps & IBV_ODP_SUPPORT))
 		return test_skip(t, "%s: no ODP support (odp_caps.general_caps 0x%" PRIx64 ")",
-				 t->opts->dev, (uint64_t)odp->general_caps);
-	missing = req->rc_odp_caps & ~odp->per_transport_caps.rc_odp_caps;
-	if (missing) {
-		odp_caps_str(missing, need, sizeof(need));
-		odp_caps_str(odp->per_transport_caps.rc_odp_caps, have, sizeof(have));
-		return test_skip(t, "%s: RC ODP lacks %s (rc_odp_caps %s)",
-				 t->opts->dev, need, have);
-	}
+				 r->dev_name, (uint64_t)odp->general_caps);
+	rc = check_odp_caps(t, r, "rc", odp->per_transport_caps.rc_odp_caps,
+			    req->rc_odp_caps);
+	if (rc == TEST_PASS)
+		rc = check_odp_caps(t, r, "ud",
+				    odp->per_transport_caps.ud_odp_caps,
+				    req->ud_odp_caps);
+	if (rc != TEST_PASS)
+		return rc;
+	missing_ex = req->cap_flags_ex & ~(uint64_t)r->dev_attr.device_cap_flags_ex;
+	if (missing_ex)
+		return test_skip(t, "%s: device_cap_flags_ex 0x%" PRIx64 " lacks 0x%" PRIx64,
+				 r->dev_name,
+				 (uint64_t)r->dev_attr.device_cap_flags_ex,
+				 missing_ex);
 
 	err = ibv_query_port(r->ctx, r->port_num, &r->port_attr);
 	if (err)
-		return test_fail(t, "ibv_query_port(%s, %u): %s", t->opts->dev,
+		return test_fail(t, "ibv_query_port(%s, %u): %s", r->dev_name,
 				 r->port_num, strerror(err));
 	if (r->port_attr.state != IBV_PORT_ACTIVE)
-		return test_fail(t, "%s port %u is %s, not ACTIVE", t->opts->dev,
+		return test_fail(t, "%s port %u is %s, not ACTIVE", r->dev_name,
 				 r->port_num, ibv_port_state_str(r->port_attr.state));
 	r->mtu = IBV_MTU_1024;
 	if (r->port_attr.active_mtu < r->mtu) {
@@ -891,11 +916,11 @@ static int check_device(struct test_ctx *t, struct rdma_res *r,
 
 	if (ibv_query_gid(r->ctx, r->port_num, r->gid_index, &r->gid))
 		return test_fail(t, "ibv_query_gid(%s, port %u, index %d): %s",
-				 t->opts->dev, r->port_num, r->gid_index,
+				 r->dev_name, r->port_num, r->gid_index,
 				 strerror(errno));
 	if (!r->gid.global.subnet_prefix && !r->gid.global.interface_id)
 		return test_fail(t, "%s GID index %d is empty (no IP address on the netdev?)",
-				 t->opts->dev, r->gid_index);
+				 r->dev_name, r->gid_index);
 	return TEST_PASS;
 }
 
@@ -910,9 +935,35 @@ static int qp_modify(struct test_ctx *t, struct ibv_qp *qp,
 	return TEST_PASS;
 }
 
-/* RESET -> INIT -> RTR -> RTS, with the remote side being qp number dqpn. */
+/* UD: RESET -> INIT -> RTR -> RTS (the destination is in each WR). */
+static int qp_connect_ud(struct test_ctx *t, struct rdma_res *r,
+			 struct ibv_qp *qp, uint32_t sq_psn)
+{
+	struct ibv_qp_attr attr = {
+		.qp_state = IBV_QPS_INIT, .pkey_index = 0,
+		.port_num = r->port_num, .qkey = RDMA_UD_QKEY,
+	};
+	int rc;
+
+	rc = qp_modify(t, qp, &attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
+		       IBV_QP_PORT | IBV_QP_QKEY, "INIT");
+	if (rc != TEST_PASS)
+		return rc;
+	attr = (struct ibv_qp_attr){ .qp_state = IBV_QPS_RTR };
+	rc = qp_modify(t, qp, &attr, IBV_QP_STATE, "RTR");
+	if (rc != TEST_PASS)
+		return rc;
+	attr = (struct ibv_qp_attr){ .qp_state = IBV_QPS_RTS, .sq_psn = sq_psn };
+	return qp_modify(t, qp, &attr, IBV_QP_STATE | IBV_QP_SQ_PSN, "RTS");
+}
+
+/*
+ * RC: RESET -> INIT -> RTR -> RTS, with the remote side being QP number
+ * dqpn at GID dgid on r's port.
+ */
 static int qp_connect(struct test_ctx *t, struct rdma_res *r, struct ibv_qp *qp,
-		      uint32_t dqpn, uint32_t sq_psn, uint32_t rq_psn)
+		      const union ibv_gid *dgid, uint32_t dqpn, uint32_t sq_psn,
+		      uint32_t rq_psn)
 {
 	struct ibv_qp_attr attr;
 	int rc;
@@ -923,6 +974,9 @@ static int qp_connect(struct test_ctx *t, struct rdma_res *r, struct ibv_qp *qp,
 	attr.port_num = r->port_num;
 	attr.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
 			       IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC;
+	if (r->send_ops_flags & IBV_QP_EX_WITH_FLUSH)	/* responder checks */
+		attr.qp_access_flags |= IBV_ACCESS_FLUSH_GLOBAL |
+					IBV_ACCESS_FLUSH_PERSISTENT;
 	rc = qp_modify(t, qp, &attr, IBV_QP_STATE | IBV_QP_PKEY_INDEX |
 		       IBV_QP_PORT | IBV_QP_ACCESS_FLAGS, "INIT");
 	if (rc != TEST_PASS)
@@ -936,7 +990,7 @@ static int qp_connect(struct test_ctx *t, struct rdma_res *r, struct ibv_qp *qp,
 	attr.max_dest_rd_atomic = 1;
 	attr.min_rnr_timer = 12;
 	attr.ah_attr.is_global = 1;		/* RoCE: GRH always */
-	attr.ah_attr.grh.dgid = r->gid;		/* loopback to our own GID */
+	attr.ah_attr.grh.dgid = *dgid;
 	attr.ah_attr.grh.sgid_index = (uint8_t)r->gid_index;
 	attr.ah_attr.grh.hop_limit = 1;
 	attr.ah_attr.dlid = 0;
@@ -963,53 +1017,121 @@ static int qp_connect(struct test_ctx *t, struct rdma_res *r, struct ibv_qp *qp,
 			 IBV_QP_MAX_QP_RD_ATOMIC, "RTS");
 }
 
-static int rdma_setup_steps(struct test_ctx *t, struct rdma_res *r,
-			    const struct rdma_caps_req *req)
+/* Open the device named r->dev_name, check it, allocate the PD. */
+static int rdma_open(struct test_ctx *t, struct rdma_res *r,
+		     const struct rdma_caps_req *req)
+{
+	int rc;
+
+	r->port_num = RDMA_PORT_NUM;
+	r->gid_index = t->opts->gid_index;
+	r->qp_type = req->qp_type ? req->qp_type : IBV_QPT_RC;
+	r->send_ops_flags = req->send_ops_flags;
+	test_step(t, "open device %s", r->dev_name);
+	rc = open_device(t, r);
+	if (rc != TEST_PASS)
+		return rc;
+	test_step(t, "query %s device/port/gid", r->dev_name);
+	rc = check_device(t, r, req);
+	if (rc != TEST_PASS)
+		return rc;
+	test_step(t, "allocate PD on %s", r->dev_name);
+	r->pd = ibv_alloc_pd(r->ctx);
+	if (!r->pd)
+		return test_fail(t, "ibv_alloc_pd(%s): %s", r->dev_name,
+				 strerror(errno));
+	return TEST_PASS;
+}
+
+/* A CQ and a QP of r's type on r's PD: *cq, *qp (and *qpx if extended). */
+static int create_cq_qp(struct test_ctx *t, struct rdma_res *r,
+			struct ibv_cq **cq, struct ibv_qp **qp,
+			struct ibv_qp_ex **qpx)
+{
+	struct ibv_qp_init_attr_ex qia = {
+		.qp_type = r->qp_type,
+		.sq_sig_all = 0,
+		.cap = {
+			.max_send_wr = 16, .max_recv_wr = 16,
+			.max_send_sge = 1, .max_recv_sge = 1,
+		},
+		.comp_mask = IBV_QP_INIT_ATTR_PD,
+		.pd = r->pd,
+	};
+
+	*cq = ibv_create_cq(r->ctx, 32, NULL, NULL, 0);
+	if (!*cq)
+		return test_fail(t, "ibv_create_cq(%s): %s", r->dev_name,
+				 strerror(errno));
+	qia.send_cq = *cq;
+	qia.recv_cq = *cq;
+	if (r->send_ops_flags) {
+		qia.comp_mask |= IBV_QP_INIT_ATTR_SEND_OPS_FLAGS;
+		qia.send_ops_flags = r->send_ops_flags;
+	}
+	*qp = ibv_create_qp_ex(r->ctx, &qia);
+	if (!*qp)
+		return test_fail(t, "ibv_create_qp_ex(%s, type %d, send_ops 0x%" PRIx64 "): %s",
+				 r->dev_name, (int)r->qp_type, r->send_ops_flags,
+				 strerror(errno));
+	if (qpx && r->send_ops_flags) {
+		*qpx = ibv_qp_to_qp_ex(*qp);
+		if (!*qpx)
+			return test_fail(t, "ibv_qp_to_qp_ex(QP 0x%x) returned NULL",
+					 (*qp)->qp_num);
+	}
+	return TEST_PASS;
+}
+
+/* Create two QPs on r and connect them to each other (loopback). */
+static int create_loop_pair(struct test_ctx *t, struct rdma_res *r,
+			    struct ibv_cq *cq[2], struct ibv_qp *qp[2],
+			    struct ibv_qp_ex *qpx[2])
 {
 	static const uint32_t psn[2] = { 0x1000, 0x2000 };
 	int rc, i;
 
-	test_step(t, "open device %s", t->opts->dev);
-	rc = open_device(t, r);
-	if (rc != TEST_PASS)
-		return rc;
-	test_step(t, "query device/port/gid");
-	rc = check_device(t, r, req);
-	if (rc != TEST_PASS)
-		return rc;
-	test_step(t, "allocate PD, CQs, QPs");
-	r->pd = ibv_alloc_pd(r->ctx);
-	if (!r->pd)
-		return test_fail(t, "ibv_alloc_pd: %s", strerror(errno));
+	test_step(t, "create CQs and QPs on %s", r->dev_name);
 	for (i = 0; i < 2; i++) {
-		struct ibv_qp_init_attr qia = {
-			.qp_type = IBV_QPT_RC,
-			.sq_sig_all = 0,
-			.cap = {
-				.max_send_wr = 16, .max_recv_wr = 16,
-				.max_send_sge = 1, .max_recv_sge = 1,
-			},
-		};
-
-		r->cq[i] = ibv_create_cq(r->ctx, 32, NULL, NULL, 0);
-		if (!r->cq[i])
-			return test_fail(t, "ibv_create_cq(%d): %s", i,
-					 strerror(errno));
-		qia.send_cq = r->cq[i];
-		qia.recv_cq = r->cq[i];
-		r->qp[i] = ibv_create_qp(r->pd, &qia);
-		if (!r->qp[i])
-			return test_fail(t, "ibv_create_qp(RC %d): %s", i,
-					 strerror(errno));
-	}
-	test_step(t, "connect QP 0x%x <-> QP 0x%x", r->qp[0]->qp_num,
-		  r->qp[1]->qp_num);
-	for (i = 0; i < 2; i++) {
-		rc = qp_connect(t, r, r->qp[i], r->qp[!i]->qp_num, psn[i],
-				psn[!i]);
+		rc = create_cq_qp(t, r, &cq[i], &qp[i], qpx ? &qpx[i] : NULL);
 		if (rc != TEST_PASS)
 			return rc;
 	}
+	test_step(t, "connect QP 0x%x <-> QP 0x%x", qp[0]->qp_num,
+		  qp[1]->qp_num);
+	for (i = 0; i < 2; i++) {
+		if (r->qp_type == IBV_QPT_UD)
+			rc = qp_connect_ud(t, r, qp[i], psn[i]);
+		else
+			rc = qp_connect(t, r, qp[i], &r->gid, qp[!i]->qp_num,
+					psn[i], psn[!i]);
+		if (rc != TEST_PASS)
+			return rc;
+	}
+	return TEST_PASS;
+}
+
+static int rdma_setup_steps(struct test_ctx *t, struct rdma_res *r,
+			    const struct rdma_caps_req *req)
+{
+	struct ibv_ah_attr ah = { 0 };
+	int rc;
+
+	rc = rdma_open(t, r, req);
+	if (rc == TEST_PASS)
+		rc = create_loop_pair(t, r, r->cq, r->qp, r->qpx);
+	if (rc != TEST_PASS || r->qp_type != IBV_QPT_UD)
+		return rc;
+	test_step(t, "create UD address handle");
+	ah.is_global = 1;
+	ah.grh.dgid = r->gid;
+	ah.grh.sgid_index = (uint8_t)r->gid_index;
+	ah.grh.hop_limit = 1;
+	ah.port_num = r->port_num;
+	r->ah = ibv_create_ah(r->pd, &ah);
+	if (!r->ah)
+		return test_fail(t, "ibv_create_ah(%s, own GID): %s", r->dev_name,
+				 strerror(errno));
 	return TEST_PASS;
 }
 
@@ -1019,37 +1141,107 @@ int rdma_setup(struct test_ctx *t, struct rdma_res *r,
 	int rc;
 
 	memset(r, 0, sizeof(*r));
-	r->port_num = RDMA_PORT_NUM;
-	r->gid_index = t->opts->gid_index;
+	r->dev_name = t->opts->dev;
 	rc = rdma_setup_steps(t, r, req);
 	if (rc != TEST_PASS)
 		rc = test_worse(rc, rdma_teardown(t, r));
 	return rc;
 }
 
-int rdma_teardown(struct test_ctx *t, struct rdma_res *r)
+static int rdma_setup_2host_steps(struct test_ctx *t, struct rdma_res *a,
+				  struct rdma_res *b,
+				  const struct rdma_caps_req *req)
+{
+	int rc;
+
+	if (req->qp_type && req->qp_type != IBV_QPT_RC)
+		return test_fail(t, "rdma_setup_2host: RC QPs only");
+	rc = rdma_open(t, a, req);
+	if (rc == TEST_PASS)
+		rc = rdma_open(t, b, req);
+	if (rc == TEST_PASS)
+		rc = create_cq_qp(t, a, &a->cq[0], &a->qp[0], &a->qpx[0]);
+	if (rc == TEST_PASS)
+		rc = create_cq_qp(t, b, &b->cq[0], &b->qp[0], &b->qpx[0]);
+	if (rc != TEST_PASS)
+		return rc;
+	test_step(t, "connect %s QP 0x%x <-> %s QP 0x%x", a->dev_name,
+		  a->qp[0]->qp_num, b->dev_name, b->qp[0]->qp_num);
+	if (t->opts->verbose) {
+		char ga[INET6_ADDRSTRLEN], gb[INET6_ADDRSTRLEN];
+
+		if (inet_ntop(AF_INET6, a->gid.raw, ga, sizeof(ga)) &&
+		    inet_ntop(AF_INET6, b->gid.raw, gb, sizeof(gb)))
+			tap_diag("%s GID %s <-> %s GID %s", a->dev_name, ga,
+				 b->dev_name, gb);
+	}
+	rc = qp_connect(t, a, a->qp[0], &b->gid, b->qp[0]->qp_num, 0x1000,
+			0x2000);
+	if (rc == TEST_PASS)
+		rc = qp_connect(t, b, b->qp[0], &a->gid, a->qp[0]->qp_num,
+				0x2000, 0x1000);
+	return rc;
+}
+
+int rdma_setup_2host(struct test_ctx *t, struct rdma_res *a,
+		     struct rdma_res *b, const char *dev_a, const char *dev_b,
+		     const struct rdma_caps_req *req)
+{
+	int rc;
+
+	memset(a, 0, sizeof(*a));
+	memset(b, 0, sizeof(*b));
+	a->dev_name = dev_a;
+	b->dev_name = dev_b;
+	rc = rdma_setup_2host_steps(t, a, b, req);
+	if (rc != TEST_PASS) {
+		rc = test_worse(rc, rdma_teardown(t, b));
+		rc = test_worse(rc, rdma_teardown(t, a));
+	}
+	return rc;
+}
+
+/* Destroy QPs then CQs, highest index first; NULL entries are skipped. */
+static int destroy_qps_cqs(struct test_ctx *t, struct ibv_qp *qp[2],
+			   struct ibv_cq *cq[2])
 {
 	int rc = TEST_PASS, err, i;
 
-	test_step(t, "rdma teardown");
 	for (i = 1; i >= 0; i--) {
-		if (r->qp[i]) {
-			err = ibv_destroy_qp(r->qp[i]);
+		if (qp[i]) {
+			err = ibv_destroy_qp(qp[i]);
 			if (err)
 				rc = test_fail(t, "ibv_destroy_qp(%d): %s", i,
 					       strerror(err));
-			r->qp[i] = NULL;
+			qp[i] = NULL;
 		}
 	}
 	for (i = 1; i >= 0; i--) {
-		if (r->cq[i]) {
-			err = ibv_destroy_cq(r->cq[i]);
+		if (cq[i]) {
+			err = ibv_destroy_cq(cq[i]);
 			if (err)
 				rc = test_fail(t, "ibv_destroy_cq(%d): %s", i,
 					       strerror(err));
-			r->cq[i] = NULL;
+			cq[i] = NULL;
 		}
 	}
+	return rc;
+}
+
+int rdma_teardown(struct test_ctx *t, struct rdma_res *r)
+{
+	int rc = TEST_PASS, err;
+
+	test_step(t, "rdma teardown");
+	if (r->ah) {
+		err = ibv_destroy_ah(r->ah);
+		if (err)
+			rc = test_fail(t, "ibv_destroy_ah: %s", strerror(err));
+		r->ah = NULL;
+	}
+	r->qpx[0] = NULL;
+	r->qpx[1] = NULL;
+	rc = test_worse(rc, destroy_qps_cqs(t, r->qp, r->cq));
 	if (r->pd) {
 		err = ibv_dealloc_pd(r->pd);
 		if (err)
@@ -1062,6 +1254,25 @@ int rdma_teardown(struct test_ctx *t, struct rdma_res *r)
 		r->ctx = NULL;
 	}
 	return rc;
+}
+
+int rdma_pair_create(struct test_ctx *t, struct rdma_res *r,
+		     struct rdma_pair *p)
+{
+	int rc;
+
+	memset(p, 0, sizeof(*p));
+	if (r->qp_type != IBV_QPT_RC || r->send_ops_flags)
+		return test_fail(t, "rdma_pair_create: plain RC resources only");
+	rc = create_loop_pair(t, r, p->cq, p->qp, NULL);
+	if (rc != TEST_PASS)
+		rc = test_worse(rc, rdma_pair_destroy(t, p));
+	return rc;
+}
+
+int rdma_pair_destroy(struct test_ctx *t, struct rdma_pair *p)
+{
+	return destroy_qps_cqs(t, p->qp, p->cq);
 }
 
 int rdma_reg_mr(struct test_ctx *t, struct rdma_res *r, void *addr,
@@ -1098,39 +1309,33 @@ static const char *wr_opcode_str(enum ibv_wr_opcode op)
 	case IBV_WR_RDMA_READ: return "RDMA READ";
 	case IBV_WR_ATOMIC_CMP_AND_SWP: return "ATOMIC CMP&SWP";
 	case IBV_WR_ATOMIC_FETCH_AND_ADD: return "ATOMIC FETCH&ADD";
+	case IBV_WR_ATOMIC_WRITE: return "ATOMIC WRITE";
+	case IBV_WR_FLUSH: return "FLUSH";
 	default: return "WR";
 	}
 }
 
-int rdma_post_wait(struct test_ctx *t, struct ibv_qp *qp, struct ibv_cq *cq,
-		   struct ibv_send_wr *wr, int timeout_ms,
-		   const struct uffd_handler *watch, struct ibv_wc *wc)
+int rdma_wait_wc(struct test_ctx *t, struct ibv_cq *cq, const char *what,
+		 uint64_t wr_id, int timeout_ms,
+		 const struct uffd_handler *watch, struct ibv_wc *wc)
 {
-	const char *op = wr_opcode_str(wr->opcode);
 	struct timespec pause = { .tv_nsec = 200000 };
-	struct ibv_send_wr *bad = NULL;
-	double deadline;
+	double deadline = mono_now() + timeout_ms / 1000.0;
 	unsigned int spins = 0;
-	int err, n;
+	int n;
 
-	wr->send_flags |= IBV_SEND_SIGNALED;
-	err = ibv_post_send(qp, wr, &bad);
-	if (err)
-		return test_fail(t, "ibv_post_send(%s, QP 0x%x): %s", op,
-				 qp->qp_num, strerror(err));
-	deadline = mono_now() + timeout_ms / 1000.0;
 	for (;;) {
 		n = ibv_poll_cq(cq, 1, wc);
 		if (n < 0)
-			return test_fail(t, "ibv_poll_cq(%s) returned %d", op, n);
+			return test_fail(t, "ibv_poll_cq(%s) returned %d", what, n);
 		if (n == 1)
 			break;
 		if (watch && uffd_handler_failed(watch))
 			return test_fail(t, "%s: uffd handler failed while waiting for the completion: %s",
-					 op, watch->err_msg);
+					 what, watch->err_msg);
 		if (mono_now() > deadline)
 			return test_fail(t, "%s: no completion within %d ms",
-					 op, timeout_ms);
+					 what, timeout_ms);
 		/* Yield first, then sleep: gentle on small guests. */
 		if (spins++ < 100)
 			sched_yield();
@@ -1139,17 +1344,33 @@ int rdma_post_wait(struct test_ctx *t, struct ibv_qp *qp, struct ibv_cq *cq,
 	}
 	if (wc->status != IBV_WC_SUCCESS)
 		return test_fail(t, "%s completion: status %s (%d), vendor_err 0x%x, QP 0x%x",
-				 op, ibv_wc_status_str(wc->status),
+				 what, ibv_wc_status_str(wc->status),
 				 (int)wc->status, wc->vendor_err, wc->qp_num);
-	if (wc->wr_id != wr->wr_id)
+	if (wc->wr_id != wr_id)
 		return test_fail(t, "%s completion for wr_id %" PRIu64 ", expected %" PRIu64,
-				 op, (uint64_t)wc->wr_id, (uint64_t)wr->wr_id);
+				 what, (uint64_t)wc->wr_id, wr_id);
 	return TEST_PASS;
 }
 
-int rdma_rw(struct test_ctx *t, struct rdma_res *r, int qpi,
-	    enum ibv_wr_opcode op, void *laddr, uint32_t len, uint32_t lkey,
-	    uint64_t raddr, uint32_t rkey, const struct uffd_handler *watch)
+int rdma_post_wait(struct test_ctx *t, struct ibv_qp *qp, struct ibv_cq *cq,
+		   struct ibv_send_wr *wr, int timeout_ms,
+		   const struct uffd_handler *watch, struct ibv_wc *wc)
+{
+	const char *op = wr_opcode_str(wr->opcode);
+	struct ibv_send_wr *bad = NULL;
+	int err;
+
+	wr->send_flags |= IBV_SEND_SIGNALED;
+	err = ibv_post_send(qp, wr, &bad);
+	if (err)
+		return test_fail(t, "ibv_post_send(%s, QP 0x%x): %s", op,
+				 qp->qp_num, strerror(err));
+	return rdma_wait_wc(t, cq, op, wr->wr_id, timeout_ms, watch, wc);
+}
+
+int rdma_rw_qp(struct test_ctx *t, struct ibv_qp *qp, struct ibv_cq *cq,
+	       enum ibv_wr_opcode op, void *laddr, uint32_t len, uint32_t lkey,
+	       uint64_t raddr, uint32_t rkey, const struct uffd_handler *watch)
 {
 	struct ibv_sge sge = {
 		.addr = (uintptr_t)laddr, .length = len, .lkey = lkey,
@@ -1163,8 +1384,154 @@ int rdma_rw(struct test_ctx *t, struct rdma_res *r, int qpi,
 	};
 	struct ibv_wc wc;
 
-	wr.wr.rdma.remote_addr = raddr;
-	wr.wr.rdma.rkey = rkey;
+	if (op != IBV_WR_SEND) {
+		wr.wr.rdma.remote_addr = raddr;
+		wr.wr.rdma.rkey = rkey;
+	}
+	return rdma_post_wait(t, qp, cq, &wr, TEST_WC_TIMEOUT_MS, watch, &wc);
+}
+
+int rdma_rw(struct test_ctx *t, struct rdma_res *r, int qpi,
+	    enum ibv_wr_opcode op, void *laddr, uint32_t len, uint32_t lkey,
+	    uint64_t raddr, uint32_t rkey, const struct uffd_handler *watch)
+{
+	return rdma_rw_qp(t, r->qp[qpi], r->cq[qpi], op, laddr, len, lkey,
+			  raddr, rkey, watch);
+}
+
+int rdma_post_recv(struct test_ctx *t, struct ibv_qp *qp, void *addr,
+		   uint32_t len, uint32_t lkey, uint64_t wr_id)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)addr, .length = len, .lkey = lkey,
+	};
+	struct ibv_recv_wr wr = {
+		.wr_id = wr_id, .sg_list = &sge, .num_sge = 1,
+	};
+	struct ibv_recv_wr *bad = NULL;
+	int err;
+
+	err = ibv_post_recv(qp, &wr, &bad);
+	if (err)
+		return test_fail(t, "ibv_post_recv(QP 0x%x, %p+%u): %s",
+				 qp->qp_num, addr, len, strerror(err));
+	return TEST_PASS;
+}
+
+int rdma_atomic(struct test_ctx *t, struct rdma_res *r, int qpi,
+		enum ibv_wr_opcode op, uint64_t raddr, uint32_t rkey,
+		uint64_t compare, uint64_t swap_add, void *result,
+		uint32_t lkey, const struct uffd_handler *watch)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)result, .length = 8, .lkey = lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = 0xa7011c00u + (unsigned int)op,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = op,
+		.send_flags = IBV_SEND_SIGNALED,
+	};
+	struct ibv_wc wc;
+
+	wr.wr.atomic.remote_addr = raddr;
+	wr.wr.atomic.rkey = rkey;
+	wr.wr.atomic.compare_add = op == IBV_WR_ATOMIC_CMP_AND_SWP ? compare :
+							      swap_add;
+	wr.wr.atomic.swap = op == IBV_WR_ATOMIC_CMP_AND_SWP ? swap_add : 0;
 	return rdma_post_wait(t, r->qp[qpi], r->cq[qpi], &wr,
 			      TEST_WC_TIMEOUT_MS, watch, &wc);
+}
+
+/* ibv_wr_complete() and wait for the completion of wr_id. */
+static int wr_complete_wait(struct test_ctx *t, struct rdma_res *r, int qpi,
+			    const char *what, uint64_t wr_id,
+			    const struct uffd_handler *watch)
+{
+	struct ibv_wc wc;
+	int err;
+
+	err = ibv_wr_complete(r->qpx[qpi]);
+	if (err)
+		return test_fail(t, "ibv_wr_complete(%s, QP 0x%x): %s", what,
+				 r->qp[qpi]->qp_num, strerror(err));
+	return rdma_wait_wc(t, r->cq[qpi], what, wr_id, TEST_WC_TIMEOUT_MS,
+			    watch, &wc);
+}
+
+int rdma_atomic_write(struct test_ctx *t, struct rdma_res *r, int qpi,
+		      uint64_t raddr, uint32_t rkey, uint64_t value,
+		      const struct uffd_handler *watch)
+{
+	struct ibv_qp_ex *qpx = r->qpx[qpi];
+	const uint64_t wr_id = 0xa7017e00u;
+	uint8_t bytes[8];
+
+	if (!qpx || !(r->send_ops_flags & IBV_QP_EX_WITH_ATOMIC_WRITE))
+		return test_fail(t, "rdma_atomic_write: QP made without IBV_QP_EX_WITH_ATOMIC_WRITE");
+	memcpy(bytes, &value, sizeof(bytes));	/* host order, as the CPU reads it */
+	ibv_wr_start(qpx);
+	qpx->wr_id = wr_id;
+	qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_atomic_write(qpx, rkey, raddr, bytes);
+	return wr_complete_wait(t, r, qpi, "ATOMIC WRITE", wr_id, watch);
+}
+
+int rdma_flush(struct test_ctx *t, struct rdma_res *r, int qpi,
+	       uint64_t raddr, uint32_t rkey, size_t len, uint8_t type,
+	       const struct uffd_handler *watch)
+{
+	struct ibv_qp_ex *qpx = r->qpx[qpi];
+	const uint64_t wr_id = 0xf1a5e000u + type;
+
+	if (!qpx || !(r->send_ops_flags & IBV_QP_EX_WITH_FLUSH))
+		return test_fail(t, "rdma_flush: QP made without IBV_QP_EX_WITH_FLUSH");
+	ibv_wr_start(qpx);
+	qpx->wr_id = wr_id;
+	qpx->wr_flags = IBV_SEND_SIGNALED;
+	ibv_wr_flush(qpx, rkey, raddr, len, type, IBV_FLUSH_RANGE);
+	return wr_complete_wait(t, r, qpi, "FLUSH", wr_id, watch);
+}
+
+int rdma_ud_send(struct test_ctx *t, struct rdma_res *r, int qpi,
+		 void *laddr, uint32_t len, uint32_t lkey,
+		 const struct uffd_handler *watch)
+{
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)laddr, .length = len, .lkey = lkey,
+	};
+	struct ibv_send_wr wr = {
+		.wr_id = 0x0d5e0d00u,
+		.sg_list = &sge,
+		.num_sge = 1,
+		.opcode = IBV_WR_SEND,
+		.send_flags = IBV_SEND_SIGNALED,
+	};
+	struct ibv_wc wc;
+
+	if (!r->ah)
+		return test_fail(t, "rdma_ud_send: no address handle (not UD?)");
+	wr.wr.ud.ah = r->ah;
+	wr.wr.ud.remote_qpn = r->qp[!qpi]->qp_num;
+	wr.wr.ud.remote_qkey = RDMA_UD_QKEY;
+	return rdma_post_wait(t, r->qp[qpi], r->cq[qpi], &wr,
+			      TEST_WC_TIMEOUT_MS, watch, &wc);
+}
+
+int uffd_wait_faults(struct test_ctx *t, const struct uffd_handler *h,
+		     unsigned long n, int timeout_ms)
+{
+	struct timespec pause = { .tv_nsec = 1000000 };
+	double deadline = mono_now() + timeout_ms / 1000.0;
+
+	while (uffd_faults(h) < n) {
+		if (uffd_handler_failed(h))
+			return uffd_handler_check(t, h);
+		if (mono_now() > deadline)
+			return test_fail(t, "uffd handler saw %lu faults within %d ms, expected %lu",
+					 uffd_faults(h), timeout_ms, n);
+		nanosleep(&pause, NULL);
+	}
+	return TEST_PASS;
 }

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 
@@ -68,132 +69,92 @@ static int check_layout(struct test_ctx *t, const uint8_t *buf,
 					  SEED_BG, tail, g->psz, "tail")));
 }
 
-static int test_rdma_write_uffd_missing(struct test_ctx *t)
+/*
+ * The requester's buffer: ordinary memory under a pinned (non-ODP) MR,
+ * holding the data to WRITE (data) or the background a READ lands on.
+ */
+static int local_setup(struct test_ctx *t, struct rdma_res *r,
+		       const struct geom *g, bool data, void **buf,
+		       struct ibv_mr **mr)
 {
-	const struct rdma_caps_req req = { .odp = true,
-					   .rc_odp_caps = IBV_ODP_SUPPORT_WRITE };
-	const struct geom g = geom_get();
-	const uint32_t bg = SEED_BG;
-	struct ibv_mr *src_mr = NULL, *dst_mr = NULL;
-	void *src = NULL, *dst = NULL;
-	struct uffd_handler h;
-	struct rdma_res r;
 	int rc;
 
-	uffd_handler_init(&h);
-	/* Two loopback-connected RC QPs with RC ODP WRITE support. */
-	rc = rdma_setup(t, &r, &req);
+	test_step(t, "local buffer");
+	rc = mem_map(t, g->map_len, buf, "local");
 	if (rc != TEST_PASS)
 		return rc;
-	/* Source: ordinary memory holding the data, pinned (non-ODP) MR. */
-	test_step(t, "source buffer");
-	rc = mem_map(t, g.map_len, &src, "source");
-	if (rc != TEST_PASS)
-		goto out;
-	pattern_fill((uint8_t *)src + g.off, g.len, SEED_DATA, g.off, g.psz);
-	rc = rdma_reg_mr(t, &r, src, g.map_len, IBV_ACCESS_LOCAL_WRITE,
-			 "source", &src_mr);
-	if (rc != TEST_PASS)
-		goto out;
-	/* Target: untouched anonymous memory, uffd MISSING before the MR. */
-	test_step(t, "uffd-register target");
-	rc = mem_map(t, g.map_len, &dst, "target");
-	if (rc == TEST_PASS)
-		rc = uffd_missing_setup(t, &h, dst, g.map_len,
-					uffd_fill_pattern, &bg);
-	if (rc != TEST_PASS)
-		goto out;
-	/* ODP MR over the uffd range: registration must not fault. */
-	test_step(t, "register target ODP MR");
-	rc = rdma_reg_mr(t, &r, dst, g.map_len, ODP_ACCESS, "target (ODP)",
-			 &dst_mr);
-	if (rc != TEST_PASS)
-		goto out;
-	uffd_handler_report(&h, "after ibv_reg_mr");
-	/* RDMA WRITE qp[0] -> qp[1]: the responder faults through uffd. */
-	test_step(t, "RDMA WRITE %zu bytes into uffd-missing ODP MR", g.len);
-	rc = rdma_rw(t, &r, 0, IBV_WR_RDMA_WRITE, (uint8_t *)src + g.off,
-		     (uint32_t)g.len, src_mr->lkey, (uintptr_t)dst + g.off,
-		     dst_mr->rkey, &h);
-	uffd_handler_report(&h, "after RDMA WRITE");
-	if (rc != TEST_PASS)
-		goto out;
-	/* The handler must have resolved the responder's faults. */
-	if (uffd_faults(&h) < 1) {
-		rc = test_fail(t, "RDMA WRITE succeeded but the uffd handler saw no fault");
-		goto out;
-	}
-	/* Data where written, handler's background elsewhere in the pages. */
-	rc = check_layout(t, dst, &g, false, "target");
-	uffd_handler_report(&h, "after CPU verify");
-out:
-	/* uffd first: releases any kernel fault still waiting on it. */
-	test_step(t, "teardown");
-	rc = test_worse(rc, uffd_missing_teardown(t, &h));
-	rc = test_worse(rc, rdma_dereg_mr(t, &dst_mr, "target"));
-	rc = test_worse(rc, mem_unmap(t, &dst, g.map_len, "target"));
-	rc = test_worse(rc, rdma_dereg_mr(t, &src_mr, "source"));
-	rc = test_worse(rc, mem_unmap(t, &src, g.map_len, "source"));
-	return test_worse(rc, rdma_teardown(t, &r));
+	if (data)
+		pattern_fill((uint8_t *)*buf + g->off, g->len, SEED_DATA, g->off,
+			     g->psz);
+	else
+		pattern_fill(*buf, g->map_len, SEED_BG, 0, g->psz);
+	return rdma_reg_mr(t, r, *buf, g->map_len, IBV_ACCESS_LOCAL_WRITE,
+			   "local", mr);
 }
 
-static int test_rdma_read_uffd_missing(struct test_ctx *t)
+/*
+ * RDMA WRITE into, or READ from, an ODP MR on uffd-missing memory: the
+ * responder faults through the uffd handler, which installs the background
+ * the WRITE lands on or the data the READ fetches.
+ */
+static int rdma_rw_uffd_missing(struct test_ctx *t, enum ibv_wr_opcode op)
 {
-	const struct rdma_caps_req req = { .odp = true,
-					   .rc_odp_caps = IBV_ODP_SUPPORT_READ };
+	const bool write = op == IBV_WR_RDMA_WRITE;
+	const struct rdma_caps_req req = {
+		.odp = true,
+		.rc_odp_caps = write ? IBV_ODP_SUPPORT_WRITE : IBV_ODP_SUPPORT_READ,
+	};
+	const char *name = write ? "RDMA WRITE" : "RDMA READ";
 	const struct geom g = geom_get();
-	const uint32_t data = SEED_DATA;
+	const uint32_t fill = write ? SEED_BG : SEED_DATA;
 	struct ibv_mr *loc_mr = NULL, *rem_mr = NULL;
 	void *loc = NULL, *rem = NULL;
 	struct uffd_handler h;
 	struct rdma_res r;
+	char when[64];
 	int rc;
 
 	uffd_handler_init(&h);
-	/* Two loopback-connected RC QPs with RC ODP READ support. */
+	/* Two loopback-connected RC QPs with the RC ODP capability. */
 	rc = rdma_setup(t, &r, &req);
 	if (rc != TEST_PASS)
 		return rc;
-	/* Local sink: ordinary memory prefilled with background, non-ODP. */
-	test_step(t, "local buffer");
-	rc = mem_map(t, g.map_len, &loc, "local");
+	rc = local_setup(t, &r, &g, write, &loc, &loc_mr);
 	if (rc != TEST_PASS)
 		goto out;
-	pattern_fill(loc, g.map_len, SEED_BG, 0, g.psz);
-	rc = rdma_reg_mr(t, &r, loc, g.map_len, IBV_ACCESS_LOCAL_WRITE,
-			 "local", &loc_mr);
-	if (rc != TEST_PASS)
-		goto out;
-	/* Remote source: uffd-missing memory; the handler supplies the data. */
+	/* Remote: untouched anonymous memory, uffd MISSING before the MR. */
 	test_step(t, "uffd-register remote");
 	rc = mem_map(t, g.map_len, &rem, "remote");
 	if (rc == TEST_PASS)
 		rc = uffd_missing_setup(t, &h, rem, g.map_len,
-					uffd_fill_pattern, &data);
+					uffd_fill_pattern, &fill);
 	if (rc != TEST_PASS)
 		goto out;
-	/* ODP MR over the uffd range. */
+	/* ODP MR over the uffd range: registration must not fault. */
 	test_step(t, "register remote ODP MR");
 	rc = rdma_reg_mr(t, &r, rem, g.map_len, ODP_ACCESS, "remote (ODP)",
 			 &rem_mr);
 	if (rc != TEST_PASS)
 		goto out;
 	uffd_handler_report(&h, "after ibv_reg_mr");
-	/* RDMA READ by qp[0] from qp[1]'s MR: the responder faults via uffd. */
-	test_step(t, "RDMA READ %zu bytes from uffd-missing ODP MR", g.len);
-	rc = rdma_rw(t, &r, 0, IBV_WR_RDMA_READ, (uint8_t *)loc + g.off,
-		     (uint32_t)g.len, loc_mr->lkey, (uintptr_t)rem + g.off,
-		     rem_mr->rkey, &h);
-	uffd_handler_report(&h, "after RDMA READ");
+	/* qp[0] is the requester: qp[1]'s responder faults via uffd. */
+	test_step(t, "%s %zu bytes, remote uffd-missing ODP MR", name, g.len);
+	rc = rdma_rw(t, &r, 0, op, (uint8_t *)loc + g.off, (uint32_t)g.len,
+		     loc_mr->lkey, (uintptr_t)rem + g.off, rem_mr->rkey, &h);
+	snprintf(when, sizeof(when), "after %s", name);
+	uffd_handler_report(&h, when);
 	if (rc != TEST_PASS)
 		goto out;
 	/* The handler must have resolved the responder's faults. */
 	if (uffd_faults(&h) < 1) {
-		rc = test_fail(t, "RDMA READ succeeded but the uffd handler saw no fault");
+		rc = test_fail(t, "%s succeeded but the uffd handler saw no fault",
+			       name);
 		goto out;
 	}
-	/* Read data in place, the local background untouched around it. */
-	rc = check_layout(t, loc, &g, false, "local");
+	/* Data in place in the sink, its background untouched around it. */
+	rc = check_layout(t, write ? rem : loc, &g, false,
+			  write ? "remote" : "local");
+	uffd_handler_report(&h, "after CPU verify");
 out:
 	/* uffd first: releases any kernel fault still waiting on it. */
 	test_step(t, "teardown");
@@ -203,6 +164,16 @@ out:
 	rc = test_worse(rc, rdma_dereg_mr(t, &loc_mr, "local"));
 	rc = test_worse(rc, mem_unmap(t, &loc, g.map_len, "local"));
 	return test_worse(rc, rdma_teardown(t, &r));
+}
+
+static int test_rdma_write_uffd_missing(struct test_ctx *t)
+{
+	return rdma_rw_uffd_missing(t, IBV_WR_RDMA_WRITE);
+}
+
+static int test_rdma_read_uffd_missing(struct test_ctx *t)
+{
+	return rdma_rw_uffd_missing(t, IBV_WR_RDMA_READ);
 }
 
 static int test_advise_prefetch_write_sync_uffd(struct test_ctx *t)
@@ -293,14 +264,7 @@ static int rdma_write_plain_odp(struct test_ctx *t, const struct geom g)
 	rc = rdma_setup(t, &r, &req);
 	if (rc != TEST_PASS)
 		return rc;
-	/* Source: ordinary memory holding the data, pinned (non-ODP) MR. */
-	test_step(t, "source buffer");
-	rc = mem_map(t, g.map_len, &src, "source");
-	if (rc != TEST_PASS)
-		goto out;
-	pattern_fill((uint8_t *)src + g.off, g.len, SEED_DATA, g.off, g.psz);
-	rc = rdma_reg_mr(t, &r, src, g.map_len, IBV_ACCESS_LOCAL_WRITE,
-			 "source", &src_mr);
+	rc = local_setup(t, &r, &g, true, &src, &src_mr);
 	if (rc != TEST_PASS)
 		goto out;
 	/* Target: populated anonymous memory under an ODP MR. */
