@@ -24,7 +24,7 @@
 # its "WARNING:" lines would read as kernel reports on the console.
 #
 # Environment (defaults in brackets):
-#   PERFTEST_REPS [3]  PERFTEST_DURATION [2] (bw, seconds)
+#   PERFTEST_REPS [2]  PERFTEST_DURATION [2] (bw, seconds)
 #   PERFTEST_LAT_ITERS [100]  PERFTEST_SIZE [65536] (bw; lat uses 2 bytes)
 #   PERFTEST_BENCHES [ib_write_bw ib_read_bw ib_send_bw ib_write_lat] (base)
 #   PERFTEST_EVICT_BENCHES [ib_write_bw ib_read_bw ib_write_lat] (evict)
@@ -47,7 +47,7 @@ while getopts "o:l:h" opt; do
 done
 logdir=${logdir:-$(dirname "$csv")/perftest-logs}
 
-reps=${PERFTEST_REPS:-3}
+reps=${PERFTEST_REPS:-2}
 duration=${PERFTEST_DURATION:-2}
 lat_iters=${PERFTEST_LAT_ITERS:-100}
 size=${PERFTEST_SIZE:-65536}
