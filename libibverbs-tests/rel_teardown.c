@@ -259,13 +259,24 @@ static void *releaser_thread(void *arg)
 	return NULL;
 }
 
+/* The common start of a scenario: set up, post the WRITE, fault pending. */
+static int pend_begin(struct test_ctx *t, struct pend *p)
+{
+	int rc;
+
+	pend_init(p);
+	rc = pend_setup(t, p, false);
+	return rc == TEST_PASS ? pend_start(t, p) : rc;
+}
+
 static int releaser_start(struct test_ctx *t, struct releaser *rl,
 			  struct pend *p, enum release how,
-			  unsigned int delay_ms)
+			  unsigned int delay_ms, bool early)
 {
 	int err;
 
 	rl->p = p;
+	rl->early = early;
 	rl->how = how;
 	rl->delay_ms = delay_ms;
 	rl->caller = gettid();
@@ -380,10 +391,7 @@ static int uffd_gone(struct test_ctx *t, bool unregister)
 	struct pend p;
 	int rc, st;
 
-	pend_init(&p);
-	rc = pend_setup(t, &p, false);
-	if (rc == TEST_PASS)
-		rc = pend_start(t, &p);
+	rc = pend_begin(t, &p);
 	if (rc != TEST_PASS)
 		goto out;
 	if (unregister) {
@@ -442,14 +450,10 @@ static int dereg_pending(struct test_ctx *t, unsigned int delay_ms,
 	double t0, dt;
 	int rc, st;
 
-	pend_init(&p);
-	rc = pend_setup(t, &p, false);
-	if (rc == TEST_PASS)
-		rc = pend_start(t, &p);
+	rc = pend_begin(t, &p);
 	if (rc != TEST_PASS)
 		goto out;
-	rl.early = early;	/* read by the releaser thread */
-	rc = releaser_start(t, &rl, &p, how, delay_ms);
+	rc = releaser_start(t, &rl, &p, how, delay_ms, early);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "ibv_dereg_mr(target) with the fault pending (release in %u ms)",
@@ -506,14 +510,10 @@ static int destroy_qp_pending(struct test_ctx *t, unsigned int delay_ms,
 	double t0, dt;
 	int rc, err;
 
-	pend_init(&p);
-	rc = pend_setup(t, &p, false);
-	if (rc == TEST_PASS)
-		rc = pend_start(t, &p);
+	rc = pend_begin(t, &p);
 	if (rc != TEST_PASS)
 		goto out;
-	rl.early = early;	/* read by the releaser thread */
-	rc = releaser_start(t, &rl, &p, REL_COPY, delay_ms);
+	rc = releaser_start(t, &rl, &p, REL_COPY, delay_ms, early);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "ibv_destroy_qp(responder) with the fault pending (release in %u ms)",
@@ -553,12 +553,9 @@ static int test_stall_past_hung_task(struct test_ctx *t)
 	struct pend p;
 	int rc, st;
 
-	pend_init(&p);
-	rc = pend_setup(t, &p, false);
+	rc = pend_begin(t, &p);
 	if (rc == TEST_PASS)
-		rc = pend_start(t, &p);
-	if (rc == TEST_PASS)
-		rc = releaser_start(t, &rl, &p, REL_COPY, 45000);
+		rc = releaser_start(t, &rl, &p, REL_COPY, 45000, false);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "handler stalls 45 s");
@@ -588,10 +585,7 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 	void *moved;
 	int rc, st;
 
-	pend_init(&p);
-	rc = pend_setup(t, &p, false);
-	if (rc == TEST_PASS)
-		rc = pend_start(t, &p);
+	rc = pend_begin(t, &p);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "%s of the target with the fault pending", names[what]);
