@@ -146,6 +146,7 @@ void uffdm_init(struct uffdm *h)
 	atomic_init(&h->minor_faults, 0);
 	atomic_init(&h->resolved, 0);
 	atomic_init(&h->eexist, 0);
+	atomic_init(&h->delayed_us, 0);
 	atomic_init(&h->failed, false);
 	atomic_init(&h->exited, false);
 }
@@ -259,6 +260,25 @@ static bool uffdm_resolve(struct uffdm *h, uint64_t addr, size_t pos)
 	return true;
 }
 
+/* cfg.delay_max_us: sleep a random 0..delay_max_us (xorshift64). */
+static void uffdm_delay(struct uffdm *h)
+{
+	uint64_t x = h->delay_rng;
+	unsigned int us;
+	struct timespec ts;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	h->delay_rng = x;
+	us = (unsigned int)(x % ((uint64_t)h->cfg.delay_max_us + 1));
+	ts.tv_sec = us / 1000000;
+	ts.tv_nsec = (long)(us % 1000000) * 1000L;
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+	atomic_fetch_add(&h->delayed_us, us);
+}
+
 /* Count one fault message; false: stop the thread (hostile actions). */
 static bool uffdm_handle(struct uffdm *h, const struct uffd_msg *msg)
 {
@@ -297,6 +317,8 @@ static bool uffdm_handle(struct uffdm *h, const struct uffd_msg *msg)
 		return false;
 	}
 	atomic_fetch_add(&h->faults, 1);
+	if (h->cfg.delay_max_us)
+		uffdm_delay(h);
 	return uffdm_resolve(h, addr, (size_t)(addr - base));
 }
 
@@ -423,6 +445,8 @@ int uffdm_setup(struct test_ctx *t, struct uffdm *h, const struct uffdm_cfg *cfg
 	h->base = addr;
 	h->len = len;
 	h->psz = psz;
+	/* Any non-zero start will do; differs between ranges. */
+	h->delay_rng = ((uint64_t)(uintptr_t)addr ^ 0x9e3779b97f4a7c15ULL) | 1;
 	if (cfg->action == UFFDM_COPY && !cfg->fill)
 		return test_fail(t, "uffdm_setup: UFFDIO_COPY needs a fill function");
 	rc = uffdm_open_register(t, h);

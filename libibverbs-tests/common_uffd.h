@@ -86,6 +86,9 @@ struct uffdm_cfg {
 	uffdm_fill_fn fill;		/* UFFDM_COPY only */
 	const void *fill_arg;
 	unsigned int hold_ms;		/* UFFDM_CLOSE: delay before close */
+	unsigned int delay_max_us;	/* resolving actions: sleep a random
+					 * 0..delay_max_us before answering
+					 * each fault (0: answer at once) */
 };
 
 struct uffdm {
@@ -100,12 +103,14 @@ struct uffdm {
 	bool started;
 	bool closed_by_thread;	/* UFFDM_CLOSE did it (read after join) */
 	pthread_t thread;
+	uint64_t delay_rng;	/* cfg.delay_max_us: the thread's PRNG state */
 	atomic_ulong faults;		/* UFFD_EVENT_PAGEFAULT messages */
 	atomic_ulong write_faults;	/* ... flagged WRITE */
 	atomic_ulong wp_faults;		/* ... flagged WP */
 	atomic_ulong minor_faults;	/* ... flagged MINOR */
 	atomic_ulong resolved;		/* successful COPY/ZEROPAGE/CONTINUE/WP */
 	atomic_ulong eexist;		/* COPY/ZEROPAGE/CONTINUE: already there */
+	atomic_ulong delayed_us;	/* cfg.delay_max_us: total time slept */
 	atomic_bool failed;		/* set (release) after err_* are written */
 	atomic_bool exited;		/* the thread returned */
 	int err_errno;
