@@ -5,7 +5,7 @@
 SCRIPTS := scripts
 
 .PHONY: all deps rootfs kernel kernel-stock kernel-patched kernel-debug \
-	tests demo check check-series vm-shell export-patches perf clean distclean
+	tests demo check check-series vm-shell export-patches perf soak clean distclean
 
 all: demo
 
@@ -34,6 +34,11 @@ demo: kernel-patched tests
 
 check: kernel kernel-debug tests
 	@$(SCRIPTS)/check
+
+# long reliability runs on the debug kernel (100 kills per scenario, a
+# ten-minute soak) -> the table in Documentation/reliability.md
+soak: kernel-debug tests
+	@$(SCRIPTS)/soak --doc
 
 # checkpatch, per-commit builds (with mlx5_ib), W=1 on the touched files
 check-series: deps
