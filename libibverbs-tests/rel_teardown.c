@@ -529,9 +529,12 @@ static int test_dereg_mr_stalled(struct test_ctx *t)
 	return dereg_pending(t, 150000, REL_CLOSE, true, true);
 }
 
-/* Scenario 3: destroy the responder QP while its work item faults. */
+/*
+ * Scenario 3: destroy the responder QP while its work item faults.  With
+ * no_wait, the destroy must return before the fault is answered.
+ */
 static int destroy_qp_pending(struct test_ctx *t, unsigned int delay_ms,
-			      bool early)
+			      enum release how, bool early, bool no_wait)
 {
 	struct releaser rl = { 0 };
 	struct pend p;
@@ -541,7 +544,7 @@ static int destroy_qp_pending(struct test_ctx *t, unsigned int delay_ms,
 	rc = pend_begin(t, &p);
 	if (rc != TEST_PASS)
 		goto out;
-	rc = releaser_start(t, &rl, &p, REL_COPY, delay_ms, early);
+	rc = releaser_start(t, &rl, &p, how, delay_ms, early);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "ibv_destroy_qp(responder) with the fault pending (release in %u ms)",
@@ -558,6 +561,9 @@ static int destroy_qp_pending(struct test_ctx *t, unsigned int delay_ms,
 	p.r.qp[1] = NULL;
 	tap_diag("ibv_destroy_qp(responder) with a pending fault returned after %.2f s (release after %.2f s)",
 		 dt, delay_ms / 1000.0);
+	rc = releaser_join(t, &rl);
+	if (rc == TEST_PASS && no_wait && rl.released_blocked)
+		rc = test_fail(t, "ibv_destroy_qp waited for the userfaultfd handler to answer");
 out:
 	rc = test_worse(rc, releaser_join(t, &rl));
 	return test_worse(rc, pend_teardown(t, &p));
@@ -565,13 +571,24 @@ out:
 
 static int test_destroy_qp_pending(struct test_ctx *t)
 {
-	return destroy_qp_pending(t, 3000, false);
+	return destroy_qp_pending(t, 3000, REL_COPY, false, false);
 }
 
 /* Beyond rxe's 50 s pool timeout; answered as soon as the destroy returns. */
 static int test_destroy_qp_pending_long(struct test_ctx *t)
 {
-	return destroy_qp_pending(t, 150000, true);
+	return destroy_qp_pending(t, 150000, REL_COPY, true, false);
+}
+
+/*
+ * The handler never answers: the uffd is closed only once the destroy has
+ * returned (or after 150 s, past the test's bound).  Without the rxe task
+ * cancelling its worker's fault, the destroy spins in rxe_cleanup_task()
+ * until then, and rxe's pool cleanup WARNs after 50 s.
+ */
+static int test_destroy_qp_stalled(struct test_ctx *t)
+{
+	return destroy_qp_pending(t, 150000, REL_CLOSE, true, true);
 }
 
 /* Scenario 8: stall past the hung-task timeout, then answer: data intact. */
@@ -1328,6 +1345,9 @@ static const struct test_case tests[] = {
 	  .timeout_s = 30 },
 	{ .name = "destroy_qp_pending", .fn = test_destroy_qp_pending,
 	  .desc = "ibv_destroy_qp of the faulting responder, handler answers after 3 s" },
+	{ .name = "destroy_qp_stalled", .fn = test_destroy_qp_stalled,
+	  .desc = "ibv_destroy_qp of the faulting responder, handler never answers: destroy returns",
+	  .timeout_s = 30 },
 	{ .name = "destroy_qp_pending_long", .fn = test_destroy_qp_pending_long,
 	  .desc = "ibv_destroy_qp blocked until rxe's 50 s pool timeout gives up, then the fault is answered",
 	  .timeout_s = 240 },
