@@ -167,12 +167,37 @@ static bool parse_uint(const char *s, long max, long *out)
 	return true;
 }
 
-static double mono_now(void)
+double test_now_s(void)
 {
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void test_sleep_us(unsigned long us)
+{
+	struct timespec ts = { .tv_sec = (time_t)(us / 1000000),
+			       .tv_nsec = (long)(us % 1000000) * 1000L };
+
+	while (nanosleep(&ts, &ts) && errno == EINTR)
+		;
+}
+
+uint64_t test_rng_next(uint64_t *state)
+{
+	uint64_t x = *state;
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	*state = x;
+	return x * 0x2545f4914f6cdd1dULL;
+}
+
+uint64_t test_rng_below(uint64_t *state, uint64_t n)
+{
+	return test_rng_next(state) % n;
 }
 
 /*
@@ -182,7 +207,7 @@ static double mono_now(void)
  */
 static int wait_child(pid_t pid, double timeout_s, int *status)
 {
-	double deadline = mono_now() + timeout_s;
+	double deadline = test_now_s() + timeout_s;
 	sigset_t set;
 
 	sigemptyset(&set);
@@ -196,7 +221,7 @@ static int wait_child(pid_t pid, double timeout_s, int *status)
 			return 0;
 		if (r < 0 && errno != EINTR)
 			return -1;
-		left = deadline - mono_now();
+		left = deadline - test_now_s();
 		if (left <= 0)
 			return 1;
 		if (left > 1.0)
@@ -1320,7 +1345,7 @@ int rdma_wait_wc(struct test_ctx *t, struct ibv_cq *cq, const char *what,
 		 const struct uffd_handler *watch, struct ibv_wc *wc)
 {
 	struct timespec pause = { .tv_nsec = 200000 };
-	double deadline = mono_now() + timeout_ms / 1000.0;
+	double deadline = test_now_s() + timeout_ms / 1000.0;
 	unsigned int spins = 0;
 	int n;
 
@@ -1333,7 +1358,7 @@ int rdma_wait_wc(struct test_ctx *t, struct ibv_cq *cq, const char *what,
 		if (watch && uffd_handler_failed(watch))
 			return test_fail(t, "%s: uffd handler failed while waiting for the completion: %s",
 					 what, watch->err_msg);
-		if (mono_now() > deadline)
+		if (test_now_s() > deadline)
 			return test_fail(t, "%s: no completion within %d ms",
 					 what, timeout_ms);
 		/* Yield first, then sleep: gentle on small guests. */
@@ -1523,12 +1548,12 @@ int uffd_wait_faults(struct test_ctx *t, const struct uffd_handler *h,
 		     unsigned long n, int timeout_ms)
 {
 	struct timespec pause = { .tv_nsec = 1000000 };
-	double deadline = mono_now() + timeout_ms / 1000.0;
+	double deadline = test_now_s() + timeout_ms / 1000.0;
 
 	while (uffd_faults(h) < n) {
 		if (uffd_handler_failed(h))
 			return uffd_handler_check(t, h);
-		if (mono_now() > deadline)
+		if (test_now_s() > deadline)
 			return test_fail(t, "uffd handler saw %lu faults within %d ms, expected %lu",
 					 uffd_faults(h), timeout_ms, n);
 		nanosleep(&pause, NULL);

@@ -104,6 +104,14 @@ int test_skip(struct test_ctx *t, const char *fmt, ...) TEST_PRINTF(2, 3);
 /* Combine two results: FAIL beats SKIP beats PASS. */
 int test_worse(int a, int b);
 
+/* CLOCK_MONOTONIC in seconds. */
+double test_now_s(void);
+/* Sleep us microseconds, resuming after signals. */
+void test_sleep_us(unsigned long us);
+/* xorshift64* on *state, which must not be zero; below: in [0, n). */
+uint64_t test_rng_next(uint64_t *state);
+uint64_t test_rng_below(uint64_t *state, uint64_t n);
+
 /* ------------------------------------------------------------------ */
 /* Memory and patterns                                                 */
 

@@ -260,22 +260,13 @@ static bool uffdm_resolve(struct uffdm *h, uint64_t addr, size_t pos)
 	return true;
 }
 
-/* cfg.delay_max_us: sleep a random 0..delay_max_us (xorshift64). */
+/* cfg.delay_max_us: sleep a random 0..delay_max_us. */
 static void uffdm_delay(struct uffdm *h)
 {
-	uint64_t x = h->delay_rng;
-	unsigned int us;
-	struct timespec ts;
+	unsigned int us = (unsigned int)test_rng_below(&h->delay_rng,
+					(uint64_t)h->cfg.delay_max_us + 1);
 
-	x ^= x << 13;
-	x ^= x >> 7;
-	x ^= x << 17;
-	h->delay_rng = x;
-	us = (unsigned int)(x % ((uint64_t)h->cfg.delay_max_us + 1));
-	ts.tv_sec = us / 1000000;
-	ts.tv_nsec = (long)(us % 1000000) * 1000L;
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
+	test_sleep_us(us);
 	atomic_fetch_add(&h->delayed_us, us);
 }
 

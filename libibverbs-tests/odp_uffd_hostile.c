@@ -117,14 +117,6 @@ static void hrun_init(struct hrun *hr)
 	uffdm_init(&hr->h);
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Post an RDMA WRITE/READ of the transfer (or with the given keys). */
 static int post_rw(struct test_ctx *t, struct hrun *hr, enum ibv_wr_opcode op,
 		   uint32_t lkey, uint32_t rkey)
@@ -154,7 +146,7 @@ static int post_rw(struct test_ctx *t, struct hrun *hr, enum ibv_wr_opcode op,
 static int wait_wc(struct test_ctx *t, struct hrun *hr, int timeout_ms,
 		   struct ibv_wc *wc)
 {
-	double deadline = now_s() + timeout_ms / 1000.0;
+	double deadline = test_now_s() + timeout_ms / 1000.0;
 	struct timespec pause = { .tv_nsec = 200000 };
 	int n;
 
@@ -164,7 +156,7 @@ static int wait_wc(struct test_ctx *t, struct hrun *hr, int timeout_ms,
 			return test_fail(t, "ibv_poll_cq returned %d", n);
 		if (n == 1)
 			return TEST_PASS;
-		if (now_s() > deadline)
+		if (test_now_s() > deadline)
 			return test_fail(t, "no completion within %d ms (the operation hangs)",
 					 timeout_ms);
 		nanosleep(&pause, NULL);
@@ -311,7 +303,7 @@ static int test_sigbus_prefetch(struct test_ctx *t)
 static int wait_first_fault(struct test_ctx *t, struct hrun *hr,
 			    const char *op_name)
 {
-	const double deadline = now_s() + TEST_WC_TIMEOUT_MS / 1000.0;
+	const double deadline = test_now_s() + TEST_WC_TIMEOUT_MS / 1000.0;
 	struct timespec pause = { .tv_nsec = 1000000 };
 	struct ibv_wc wc;
 	int n;
@@ -326,7 +318,7 @@ static int wait_first_fault(struct test_ctx *t, struct hrun *hr,
 					 (int)wc.status);
 		if (uffdm_failed(&hr->h))
 			return uffdm_check(t, &hr->h);
-		if (now_s() > deadline)
+		if (test_now_s() > deadline)
 			return test_fail(t, "no uffd fault and no completion within %d ms",
 					 TEST_WC_TIMEOUT_MS);
 		nanosleep(&pause, NULL);

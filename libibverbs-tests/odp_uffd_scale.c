@@ -53,14 +53,6 @@ struct sink {
 	struct uffd_handler h;
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int sink_setup(struct test_ctx *t, struct rdma_res *r, struct sink *s,
 		      bool uffd, size_t len, uint32_t bg)
 {
@@ -276,9 +268,9 @@ static int test_write_span(struct test_ctx *t)
 		goto out;
 	test_step(t, "RDMA WRITE %zu bytes at offset %zu of %zu pages", wlen,
 		  v->head, v->pages);
-	t0 = now_s();
+	t0 = test_now_s();
 	rc = write_at(t, &r, &s, src, src_mr->lkey, v->head, wlen);
-	tap_diag("time: RDMA WRITE of %zu pages: %.3f s", v->pages, now_s() - t0);
+	tap_diag("time: RDMA WRITE of %zu pages: %.3f s", v->pages, test_now_s() - t0);
 	if (rc == TEST_PASS)
 		rc = sink_check_faults(t, &s, v->pages);
 	test_step(t, "verify the sink");
@@ -328,26 +320,26 @@ static int test_write_256m(struct test_ctx *t)
 	rc = rdma_setup(t, &r, &req);
 	if (rc != TEST_PASS)
 		return rc;
-	t0 = now_s();
+	t0 = test_now_s();
 	rc = sink_setup(t, &r, &s, uffd, BIG_LEN, SEED_BG);
-	tap_diag("time: map + register 256 MiB ODP MR: %.3f s", now_s() - t0);
+	tap_diag("time: map + register 256 MiB ODP MR: %.3f s", test_now_s() - t0);
 	if (rc == TEST_PASS)
 		rc = source_setup(t, &r, BIG_BLOCK, &src, &src_mr);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "RDMA WRITE of %zu bytes (4 MiB block)", blen);
-	t0 = now_s();
+	t0 = test_now_s();
 	rc = write_at(t, &r, &s, src, src_mr->lkey, bpos, blen);
 	tap_diag("time: one RDMA WRITE over %lu pages: %.3f s", BIG_BLOCK / psz,
-		 now_s() - t0);
+		 test_now_s() - t0);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "RDMA WRITE of %d bytes into every %dth page", SPARSE_LEN,
 		  BIG_STRIDE);
-	t0 = now_s();
+	t0 = test_now_s();
 	rc = write_sparse(t, &r, &s, src, src_mr->lkey);
 	tap_diag("time: %zu sparse RDMA WRITEs: %.3f s", pages / BIG_STRIDE,
-		 now_s() - t0);
+		 test_now_s() - t0);
 	if (rc == TEST_PASS)
 		rc = sink_check_faults(t, &s, big_touched_pages(psz));
 	if (rc != TEST_PASS)
@@ -412,15 +404,15 @@ static int test_prefetch_256m(struct test_ctx *t)
 	test_step(t, "PREFETCH_WRITE of the 4 MiB block");
 	sge[0] = (struct ibv_sge){ .addr = (uintptr_t)s.addr + BIG_BLOCK_PAGE * psz,
 				   .length = BIG_BLOCK, .lkey = s.mr->lkey };
-	t0 = now_s();
+	t0 = test_now_s();
 	rc = prefetch_write(t, &r, sge, 1);
 	tap_diag("time: synchronous PREFETCH_WRITE of %lu pages in one call: %.3f s",
-		 BIG_BLOCK / psz, now_s() - t0);
+		 BIG_BLOCK / psz, test_now_s() - t0);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "PREFETCH_WRITE of every %dth page, %d SGEs a call",
 		  BIG_STRIDE, ADVISE_SGES);
-	t0 = now_s();
+	t0 = test_now_s();
 	for (p = 0; p < pages && rc == TEST_PASS; p += BIG_STRIDE) {
 		sge[n++] = (struct ibv_sge){ .addr = (uintptr_t)s.addr + p * psz,
 					     .length = (uint32_t)psz,
@@ -431,7 +423,7 @@ static int test_prefetch_256m(struct test_ctx *t)
 		}
 	}
 	tap_diag("time: synchronous PREFETCH_WRITE of %zu sparse pages: %.3f s",
-		 pages / BIG_STRIDE, now_s() - t0);
+		 pages / BIG_STRIDE, test_now_s() - t0);
 	if (rc == TEST_PASS)
 		rc = sink_check_faults(t, &s, big_touched_pages(psz));
 	if (rc == TEST_PASS && uffd &&
@@ -558,7 +550,7 @@ static int conc_run(struct test_ctx *t, struct conc *c)
 	err = pthread_barrier_init(&c->start, NULL, CONC_THREADS);
 	if (err)
 		return test_fail(t, "pthread_barrier_init: %s", strerror(err));
-	t0 = now_s();
+	t0 = test_now_s();
 	for (i = 0; i < CONC_THREADS; i++) {
 		c->w[i] = (struct conc_worker){ .c = c, .id = i };
 		err = pthread_create(&c->w[i].thread, NULL, conc_worker, &c->w[i]);
@@ -580,7 +572,7 @@ static int conc_run(struct test_ctx *t, struct conc *c)
 		rc = test_worse(rc, c->w[i].rc);
 	}
 	tap_diag("time: %d threads x %d QPs over %d pages: %.3f s", CONC_THREADS,
-		 CONC_QPS, CONC_PAGES, now_s() - t0);
+		 CONC_QPS, CONC_PAGES, test_now_s() - t0);
 	err = pthread_barrier_destroy(&c->start);
 	if (err)
 		rc = test_worse(rc, test_fail(t, "pthread_barrier_destroy: %s",

@@ -93,40 +93,6 @@ static const char *const op_names[OP_NR] = {
 	[OP_READ] = "RDMA READ", [OP_FETCH_ADD] = "ATOMIC FETCH_ADD",
 };
 
-/* xorshift64*; the state must not be zero. */
-static uint64_t rng_next(uint64_t *s)
-{
-	uint64_t x = *s;
-
-	x ^= x >> 12;
-	x ^= x << 25;
-	x ^= x >> 27;
-	*s = x;
-	return x * 0x2545f4914f6cdd1dULL;
-}
-
-static uint64_t rng_below(uint64_t *s, uint64_t n)
-{
-	return rng_next(s) % n;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_us(unsigned int us)
-{
-	struct timespec ts = { .tv_sec = us / 1000000,
-			       .tv_nsec = (long)(us % 1000000) * 1000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 /* ------------------------------------------------------------------ */
 /* Evictor threads                                                      */
 
@@ -148,8 +114,8 @@ static void *evictor_thread(void *arg)
 	struct evictor *ev = arg;
 
 	while (!atomic_load(ev->stop)) {
-		size_t pg = (size_t)rng_below(&ev->rng, ev->npages);
-		size_t n = 1 + (size_t)rng_below(&ev->rng, EVICT_MAX_PAGES);
+		size_t pg = (size_t)test_rng_below(&ev->rng, ev->npages);
+		size_t n = 1 + (size_t)test_rng_below(&ev->rng, EVICT_MAX_PAGES);
 
 		if (n > ev->npages - pg)
 			n = ev->npages - pg;
@@ -161,7 +127,7 @@ static void *evictor_thread(void *arg)
 		atomic_fetch_add(&ev->calls, 1);
 		atomic_fetch_add(&ev->pages, n);
 		if (ev->pause_us)
-			sleep_us((unsigned int)rng_below(&ev->rng,
+			test_sleep_us((unsigned int)test_rng_below(&ev->rng,
 							 ev->pause_us + 1));
 		else
 			sched_yield();
@@ -228,7 +194,7 @@ static int rng_seed_from_env(struct test_ctx *t, uint64_t *seed)
 	char *end;
 
 	if (!s || !*s) {
-		*seed = (uint64_t)(now_s() * 1e6) * 1000003u ^ (uint64_t)getpid();
+		*seed = (uint64_t)(test_now_s() * 1e6) * 1000003u ^ (uint64_t)getpid();
 		return TEST_PASS;
 	}
 	errno = 0;
@@ -274,7 +240,7 @@ static int shadow_verify(struct test_ctx *t, const struct storm *s,
 static uint32_t pick_seed(struct storm *s, size_t off, size_t len)
 {
 	uint64_t used[4] = { 0 };
-	uint32_t seed = (uint32_t)rng_next(&s->rng);
+	uint32_t seed = (uint32_t)test_rng_next(&s->rng);
 	size_t i;
 	int k;
 
@@ -413,7 +379,7 @@ static int op_read(struct test_ctx *t, struct storm *s, unsigned long n,
 static int op_fetch_add(struct test_ctx *t, struct storm *s, unsigned long n)
 {
 	uint8_t *result = (uint8_t *)s->sink + REGION_LEN;
-	uint64_t add = rng_next(&s->rng), old, now, poison = ~s->counter;
+	uint64_t add = test_rng_next(&s->rng), old, now, poison = ~s->counter;
 	int rc;
 
 	test_step(t, "op %lu: ATOMIC FETCH_ADD 0x%016" PRIx64 " at offset %zu (expect old 0x%016" PRIx64 ")",
@@ -445,7 +411,7 @@ static enum storm_op pick_op(struct storm *s)
 
 	if (!s->c->mixed)
 		return OP_WRITE;
-	r = (unsigned int)rng_below(&s->rng, 100);
+	r = (unsigned int)test_rng_below(&s->rng, 100);
 	if (r < 50)
 		return OP_WRITE;
 	if (r < 70)
@@ -466,8 +432,8 @@ static int one_op(struct test_ctx *t, struct storm *s)
 		mark_touched(s, s->counter_pos, sizeof(s->counter));
 		return op_fetch_add(t, s, n);
 	}
-	len = 1 + (size_t)rng_below(&s->rng, MAX_OP_LEN);
-	off = (size_t)rng_below(&s->rng, s->span - len + 1);
+	len = 1 + (size_t)test_rng_below(&s->rng, MAX_OP_LEN);
+	off = (size_t)test_rng_below(&s->rng, s->span - len + 1);
 	mark_touched(s, off, len);
 	switch (op) {
 	case OP_WRITE:
@@ -518,7 +484,7 @@ static int evictors_start(struct test_ctx *t, struct storm *s)
 		ev->psz = s->psz;
 		ev->pause_us = s->c->evict_pause_us;
 		ev->stop = &s->stop;
-		ev->rng = rng_next(&s->rng) | 1;
+		ev->rng = test_rng_next(&s->rng) | 1;
 		err = pthread_create(&ev->thread, NULL, evictor_thread, ev);
 		if (err)
 			return test_fail(t, "pthread_create(evictor %d): %s", i,
@@ -562,12 +528,12 @@ static void report_progress(const struct storm *s, const char *when)
 /* The traffic loop, with the evictors running. */
 static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 {
-	const double start = now_s(), end = start + secs;
+	const double start = test_now_s(), end = start + secs;
 	double next_report = start + PROGRESS_S, now;
 	char when[64];
 	int rc;
 
-	while ((now = now_s()) < end) {
+	while ((now = test_now_s()) < end) {
 		rc = one_op(t, s);
 		if (rc == TEST_PASS)
 			rc = uffdm_check(t, &s->h);
@@ -583,7 +549,7 @@ static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 		}
 	}
 	snprintf(when, sizeof(when), "traffic done after %.1f s",
-		 now_s() - start);
+		 test_now_s() - start);
 	report_progress(s, when);
 	return TEST_PASS;
 }

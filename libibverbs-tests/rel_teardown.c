@@ -73,23 +73,6 @@ struct releaser {
 	const char *failed;	/* which call failed */
 };
 
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000,
-			       .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) && errno == EINTR)
-		;
-}
-
 static unsigned int repeat_count(void)
 {
 	const char *s = getenv("REL_REPEAT");
@@ -246,7 +229,7 @@ static void *releaser_thread(void *arg)
 				 waited);
 			break;
 		}
-		sleep_ms(100);
+		test_sleep_us(100000);
 	}
 	rl->released_blocked = rl->caller > 0 &&
 			       !atomic_load(&rl->caller_done);
@@ -318,13 +301,13 @@ static int releaser_join(struct test_ctx *t, struct releaser *rl)
 static int pend_wait_wc(struct test_ctx *t, struct pend *p, int timeout_ms,
 			int *status)
 {
-	double deadline = now_s() + timeout_ms / 1000.0;
+	double deadline = test_now_s() + timeout_ms / 1000.0;
 	struct ibv_wc wc;
 	int n;
 
 	*status = -1;
 	test_step(t, "wait for the RDMA WRITE completion");
-	while (now_s() < deadline) {
+	while (test_now_s() < deadline) {
 		n = ibv_poll_cq(p->r.cq[0], 1, &wc);
 		if (n < 0)
 			return test_fail(t, "ibv_poll_cq: %d", n);
@@ -337,7 +320,7 @@ static int pend_wait_wc(struct test_ctx *t, struct pend *p, int timeout_ms,
 				 ibv_wc_status_str(wc.status));
 			return TEST_PASS;
 		}
-		sleep_ms(1);
+		test_sleep_us(1000);
 	}
 	tap_diag("RDMA WRITE: no completion within %d ms", timeout_ms);
 	return TEST_PASS;
@@ -467,9 +450,9 @@ static int dereg_pending(struct test_ctx *t, unsigned int delay_ms,
 		goto out;
 	test_step(t, "ibv_dereg_mr(target) with the fault pending (release in %u ms)",
 		  delay_ms);
-	t0 = now_s();
+	t0 = test_now_s();
 	rc = rdma_dereg_mr(t, &p.dst_mr, "target, fault pending");
-	dt = now_s() - t0;
+	dt = test_now_s() - t0;
 	atomic_store(&rl.caller_done, true);
 	tap_diag("ibv_dereg_mr with a pending fault returned after %.2f s (release after %.2f s)",
 		 dt, delay_ms / 1000.0);
@@ -549,9 +532,9 @@ static int destroy_qp_pending(struct test_ctx *t, unsigned int delay_ms,
 		goto out;
 	test_step(t, "ibv_destroy_qp(responder) with the fault pending (release in %u ms)",
 		  delay_ms);
-	t0 = now_s();
+	t0 = test_now_s();
 	err = ibv_destroy_qp(p.r.qp[1]);
-	dt = now_s() - t0;
+	dt = test_now_s() - t0;
 	atomic_store(&rl.caller_done, true);
 	if (err) {
 		rc = test_fail(t, "ibv_destroy_qp(responder, fault pending): %s",
@@ -634,7 +617,7 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "%s of the target with the fault pending", names[what]);
-	t0 = now_s();
+	t0 = test_now_s();
 	switch (what) {
 	case MM_MUNMAP:
 		if (munmap(p.dst, p.map_len)) {
@@ -678,7 +661,7 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 		break;
 	}
 	tap_diag("%s with a pending fault returned after %.2f s", names[what],
-		 now_s() - t0);
+		 test_now_s() - t0);
 	/* Let the fault go: it must complete (with data or an error). */
 	test_step(t, "close(uffd) after %s", names[what]);
 	if (close(p.uffd))
@@ -827,14 +810,14 @@ static void victim(struct test_ctx *t, int ready_fd, bool uffd_first,
 /* Reap pid within timeout_s; false if it is still there. */
 static bool reap(pid_t pid, double timeout_s, int *status)
 {
-	double deadline = now_s() + timeout_s;
+	double deadline = test_now_s() + timeout_s;
 	pid_t w;
 
-	while (now_s() < deadline) {
+	while (test_now_s() < deadline) {
 		w = waitpid(pid, status, WNOHANG);
 		if (w == pid || (w < 0 && errno != EINTR))
 			return true;
-		sleep_ms(10);
+		test_sleep_us(10000);
 	}
 	return false;
 }
@@ -876,7 +859,7 @@ static int kill_once(struct test_ctx *t, unsigned int iter, bool uffd_first,
 		goto out;
 	}
 	test_step(t, "iteration %u: SIGKILL the victim (fault pending)", iter);
-	t0 = now_s();
+	t0 = test_now_s();
 	if (kill(pid, SIGKILL)) {
 		rc = test_fail(t, "kill(victim, SIGKILL): %s", strerror(errno));
 		goto out;
@@ -893,7 +876,7 @@ static int kill_once(struct test_ctx *t, unsigned int iter, bool uffd_first,
 		tap_diag("iteration %u: victim still exiting 20 s after SIGKILL while another process holds the uffd",
 			 iter);
 	} else if (iter == 0) {
-		tap_diag("victim reaped %.2f s after SIGKILL%s", now_s() - t0,
+		tap_diag("victim reaped %.2f s after SIGKILL%s", test_now_s() - t0,
 			 holder ? " while the holder still has the uffd" : "");
 	}
 	if (holder) {
@@ -902,7 +885,7 @@ static int kill_once(struct test_ctx *t, unsigned int iter, bool uffd_first,
 			rc = test_fail(t, "kill(holder, SIGKILL): %s",
 				       strerror(errno));
 		hpid = -1;
-		t0 = now_s();
+		t0 = test_now_s();
 		if (!reaped && !reap(pid, 20, &status)) {
 			proc_report(pid);
 			rc = test_fail(t, "iteration %u: victim not reaped 20 s after the uffd holder died",
@@ -911,7 +894,7 @@ static int kill_once(struct test_ctx *t, unsigned int iter, bool uffd_first,
 		}
 		if (!reaped)
 			tap_diag("iteration %u: victim reaped %.2f s after the holder died",
-				 iter, now_s() - t0);
+				 iter, test_now_s() - t0);
 	}
 	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
 		rc = test_fail(t, "iteration %u: victim status 0x%x, expected SIGKILL",
@@ -940,12 +923,12 @@ static int kill_pending(struct test_ctx *t, bool uffd_first, bool holder)
 	tap_diag("%u of %u kills done", i, n);
 	/* Resources are released asynchronously to the reap: allow 10 s. */
 	test_step(t, "rdma resources back to the start");
-	deadline = now_s() + 10;
+	deadline = test_now_s() + 10;
 	for (;;) {
 		rc = test_worse(rc, res_get(t, &after));
-		if (res_equal(&before, &after) || now_s() > deadline)
+		if (res_equal(&before, &after) || test_now_s() > deadline)
 			break;
-		sleep_ms(200);
+		test_sleep_us(200000);
 	}
 	if (!res_equal(&before, &after))
 		rc = test_fail(t, "rdma resources before pd %ld cq %ld qp %ld mr %ld ctx %ld, after pd %ld cq %ld qp %ld mr %ld ctx %ld",
@@ -1066,7 +1049,7 @@ static int fork_pending(struct test_ctx *t, bool event_fork)
 	started = true;
 	/* fork() with the device fault pending; the child reads its copy. */
 	test_step(t, "fork() with the fault pending");
-	t0 = now_s();
+	t0 = test_now_s();
 	pid = fork();
 	if (pid < 0) {
 		rc = test_fail(t, "fork: %s", strerror(errno));
@@ -1078,7 +1061,7 @@ static int fork_pending(struct test_ctx *t, bool event_fork)
 		_exit(d[0] == 0 && d[p.map_len - 1] == 0 ? 0 : 3);
 	}
 	tap_diag("fork() with a pending fault returned after %.2f s",
-		 now_s() - t0);
+		 test_now_s() - t0);
 	test_step(t, "wait for the child");
 	if (!reap(pid, 20, &status)) {
 		proc_report(pid);
@@ -1150,12 +1133,12 @@ static int measure_latency(struct test_ctx *t, struct rdma_res *r,
 
 	test_step(t, "latency %s", when);
 	for (i = 0; i < LAT_OPS; i++) {
-		t0 = now_s();
+		t0 = test_now_s();
 		rc = rdma_rw(t, r, 0, IBV_WR_RDMA_WRITE, buf, LAT_LEN, mr->lkey,
 			     (uintptr_t)buf + LAT_LEN, mr->rkey, NULL);
 		if (rc != TEST_PASS)
 			return rc;
-		lat[i] = (now_s() - t0) * 1e6;
+		lat[i] = (test_now_s() - t0) * 1e6;
 	}
 	qsort(lat, LAT_OPS, sizeof(lat[0]), cmp_double);
 	tap_diag("4 KiB RDMA WRITE latency %s: median %.0f us, p99 %.0f us, max %.0f us",
