@@ -5,7 +5,7 @@
 SCRIPTS := scripts
 
 .PHONY: all deps rootfs kernel kernel-stock kernel-patched kernel-debug \
-	tests demo check check-series vm-shell export-patches perf soak clean distclean
+	tests demo check check-guards check-series vm-shell export-patches perf soak clean distclean
 
 all: demo
 
@@ -34,6 +34,11 @@ demo: kernel-patched tests
 
 check: kernel kernel-debug tests
 	@$(SCRIPTS)/check
+
+# guard kernels: the series without one fix each; every test that needs the
+# fix must fail with its signature (scripts/expect/fixes)
+check-guards: kernel tests
+	@$(SCRIPTS)/check-guards
 
 # long reliability runs on the debug kernel (100 kills per scenario, a
 # ten-minute soak) -> the table in Documentation/reliability.md

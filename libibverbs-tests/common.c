@@ -313,6 +313,24 @@ static void run_one(const struct test_case *tc, unsigned int n,
 	}
 }
 
+/* One line of -l: name, the fixes it needs, its own signature if any. */
+static void list_test(const struct test_case *tc)
+{
+	static const char *const fix_names[] = { "copy", "uffd", "cancel", "iova" };
+	const char *sep = "";
+	size_t i;
+
+	printf("%s\tneeds=", tc->name);
+	for (i = 0; i < ARRAY_SIZE(fix_names); i++) {
+		if (!(tc->needs & (1u << i)))
+			continue;
+		printf("%s%s", sep, fix_names[i]);
+		sep = ",";
+	}
+	printf("%s%s%s\n", tc->needs ? "" : "-", tc->sig ? "\tsig=" : "",
+	       tc->sig ? tc->sig : "");
+}
+
 int test_main(int argc, char **argv, const struct test_case *tests,
 	      size_t ntests)
 {
@@ -393,9 +411,7 @@ int test_main(int argc, char **argv, const struct test_case *tests,
 	}
 	if (list) {
 		for (i = 0; i < ntests; i++)
-			printf("%s\t%s\n", tests[i].name,
-			       tests[i].on_stock == STOCK_FAILS ?
-			       "stock-fails" : "stock-passes");
+			list_test(&tests[i]);
 		free(selected);
 		return 0;
 	}

@@ -317,18 +317,18 @@ static int test_rdma_write_plain_odp_aligned(struct test_ctx *t)
 static const struct test_case tests[] = {
 	{ .name = "rdma_write_uffd_missing", .fn = test_rdma_write_uffd_missing,
 	  .desc = "RDMA WRITE into an ODP MR on uffd-missing memory",
-	  .on_stock = STOCK_FAILS },
+	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "rdma_read_uffd_missing", .fn = test_rdma_read_uffd_missing,
 	  .desc = "RDMA READ from an ODP MR on uffd-missing memory",
-	  .on_stock = STOCK_FAILS },
+	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "advise_prefetch_write_sync_uffd", .fn = test_advise_prefetch_write_sync_uffd,
 	  .desc = "synchronous PREFETCH_WRITE of an ODP MR on uffd-missing memory",
-	  .on_stock = STOCK_FAILS },
+	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "rdma_write_plain_odp_aligned", .fn = test_rdma_write_plain_odp_aligned,
 	  .desc = "regression: one-packet RDMA WRITE at a page start, plain ODP memory" },
 	{ .name = "rdma_write_plain_odp", .fn = test_rdma_write_plain_odp,
 	  .desc = "RDMA WRITE of many packets at an unaligned offset into plain ODP memory (guards the rxe copy fix)",
-	  .on_stock = STOCK_FAILS },
+	  .needs = FIX_COPY },
 };
 
 int main(int argc, char **argv)

@@ -787,11 +787,11 @@ static const struct storm_case soak_case = {
 static const struct test_case tests[] = {
 	{ .name = "storm_minor_shmem", .fn = test_storm,
 	  .desc = "RDMA WRITE + READ back into shmem uffd MINOR memory while 2 threads MADV_DONTNEED random pages (STORM_SECONDS, default 5)",
-	  .on_stock = STOCK_FAILS, .timeout_s = STORM_TIMEOUT_S,
+	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = STORM_TIMEOUT_S,
 	  .arg = &storm_case },
 	{ .name = "soak_mixed", .fn = test_storm,
 	  .desc = "soak: WRITE, SEND, READ, FETCH_ADD on shmem uffd MINOR memory, evictions, handler delays 0..2 ms (SOAK_SECONDS, default 600)",
-	  .on_stock = STOCK_FAILS, .timeout_s = SOAK_TIMEOUT_S,
+	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = SOAK_TIMEOUT_S,
 	  .arg = &soak_case },
 };
 

@@ -8,7 +8,35 @@ CACHE=${ODP_UFFD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/odp-uffd}
 ROOTFS=${ODP_UFFD_ROOTFS:-$CACHE/rootfs}
 KVER_WANT=7.2
 SUITE=${ODP_UFFD_SUITE:-sid}
-MIRROR=${ODP_UFFD_MIRROR:-http://deb.debian.org/debian}
+
+# The host's Debian mirror, read from its apt configuration at run time
+# (the first "deb" source that is not a security archive); ODP_UFFD_MIRROR
+# overrides it.  Prints nothing when the host names none.
+host_mirror() {
+	local f
+	for f in /etc/apt/sources.list.d/*.sources; do
+		[ -f "$f" ] || continue
+		# deb822 stanzas: Types, URIs and Suites, separated by blank lines.
+		awk 'function flush() {
+			if (types ~ /(^| )deb( |$)/ && uri != "" && suites !~ /-security/) {
+				print uri; found = 1; exit
+			}
+			types = uri = suites = ""
+		}
+		/^[ \t]*$/ { flush(); next }
+		/^Types:/ { sub(/^Types:[ \t]*/, ""); types = $0 }
+		/^URIs:/ { uri = $2 }
+		/^Suites:/ { sub(/^Suites:[ \t]*/, ""); suites = $0 }
+		END { if (!found) flush() }' "$f"
+	done
+	for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+		[ -f "$f" ] || continue
+		# one-line form: deb [options] URI suite components...
+		sed -E 's/\[[^]]*\][[:space:]]*//' "$f" |
+			awk '$1 == "deb" && $3 !~ /-security/ { print $2 }'
+	done
+}
+MIRROR=${ODP_UFFD_MIRROR:-$(host_mirror | head -n 1)}
 export CCACHE_DIR=${CCACHE_DIR:-$CACHE/ccache}
 # Let the stock and the patched tree share ccache hits (see kernel_out).
 export CCACHE_BASEDIR=$CACHE/src
@@ -29,9 +57,10 @@ die() {
 # Private apt configuration: the host's sources are never touched.
 apt_private() {
 	local d=$CACHE/apt
+	[ -n "$MIRROR" ] ||
+		die "no Debian mirror in the host's apt configuration (/etc/apt/sources.list.d/); set ODP_UFFD_MIRROR"
 	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
-	[ -f "$d/sources.list" ] ||
-		echo "deb $MIRROR $SUITE main" > "$d/sources.list"
+	echo "deb $MIRROR $SUITE main" > "$d/sources.list"
 	APT_OPTS=(-o "Dir::Etc::sourcelist=$d/sources.list"
 		  -o "Dir::Etc::sourceparts=/nonexistent"
 		  -o "Dir::State::Lists=$d/lists"
