@@ -660,7 +660,7 @@ static const struct test_case tests[] = {
 	{ .name = "prefetch_write_256m_sparse_uffd", .fn = test_prefetch_256m,
 	  .arg = &on_uffd, .timeout_s = 300,
 	  .desc = "256 MiB uffd-missing MR: PREFETCH_WRITE of a 4 MiB block and every 64th page",
-	  .needs = FIX_UFFD | FIX_COPY },
+	  .needs = FIX_UFFD },
 	{ .name = "prefetch_write_256m_sparse_odp", .fn = test_prefetch_256m,
 	  .arg = &on_odp, .timeout_s = 300,
 	  .desc = "regression: the same on a 256 MiB plain ODP MR" },

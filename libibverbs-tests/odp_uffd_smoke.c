@@ -323,7 +323,7 @@ static const struct test_case tests[] = {
 	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "advise_prefetch_write_sync_uffd", .fn = test_advise_prefetch_write_sync_uffd,
 	  .desc = "synchronous PREFETCH_WRITE of an ODP MR on uffd-missing memory",
-	  .needs = FIX_UFFD | FIX_COPY },
+	  .needs = FIX_UFFD },
 	{ .name = "rdma_write_plain_odp_aligned", .fn = test_rdma_write_plain_odp_aligned,
 	  .desc = "regression: one-packet RDMA WRITE at a page start, plain ODP memory" },
 	{ .name = "rdma_write_plain_odp", .fn = test_rdma_write_plain_odp,
