@@ -112,6 +112,11 @@ like($out, qr/odp_x\.b passes without copy: it does not guard that fix/, "a guar
 	'ibv-odp_x.tap' => "1..3\nok 1 a\n# step: WRITE: 5 of 9000 bytes differ\nnot ok 2 b\nok 3 c\n" }));
 is($rc, 0, "no-copy kernel: only the copy guard fails, with its signature") or diag $out;
 
+# Our runner's "# TIMEOUT after N s" after a name is not part of the name.
+($rc, $out) = judge(boot(series => \@no_copy, files => { %prog, 'ibv-odp_x.exit' => "1\n",
+	'ibv-odp_x.tap' => "1..3\nok 1 a\nnot ok 2 b # TIMEOUT after 9 s in x; 5 of 9 bytes differ\nok 3 c\n" }));
+like($out, qr/PASS: .*odp_x\.b fails without copy/, "a comment after the name keeps the name");
+
 # A test missing from the program's -l list.
 ($rc, $out) = judge(boot(files => { %prog, 'ibv-odp_x.exit' => "0\n",
 	'ibv-odp_x.tap' => "1..4\nok 1 a\nok 2 b\nok 3 c\nok 4 d\n" }));
