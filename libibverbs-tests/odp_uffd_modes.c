@@ -15,7 +15,7 @@
  *
  * What stock 7.2 shows: a device fault on uffd memory is answered with
  * SIGBUS (the RDMA op completes with IBV_WC_REM_ACCESS_ERR), and rxe's ODP
- * copy places multi-packet/unaligned data wrongly (patch 1), so every test
+ * copy places multi-packet/unaligned data wrongly (patch 2), so every test
  * that moves such data through an ODP MR fails there; the pinned-MR and the
  * one-packet page-aligned tests pass on every kernel.
  */
@@ -487,7 +487,7 @@ MODE_TEST(pinned_anon_read, .kind = TMEM_ANON, .mode = TGT_PINNED, .op = OP_READ
 MODE_TEST(pinned_shmem_write, .kind = TMEM_SHMEM, .mode = TGT_PINNED, .op = OP_WRITE)
 MODE_TEST(pinned_shmem_read, .kind = TMEM_SHMEM, .mode = TGT_PINNED, .op = OP_READ)
 
-#define COPY_BUG "; stock also garbles multi-packet ODP data (rxe copy, patch 1)"
+#define COPY_BUG "; stock also garbles multi-packet ODP data (rxe copy, patch 2)"
 
 static const struct test_case tests[] = {
 	{ .name = "anon_missing_copy_write", .fn = test_anon_missing_copy_write,

@@ -310,7 +310,7 @@ static const struct uffd_handler *env_watch(const struct op_env *e)
 /* SEND/WRITE/READ of XFER_LEN bytes at XFER_OFF, both buffers alike. */
 static int run_xfer(struct test_ctx *t, struct op_env *e)
 {
-	/* Stock rxe copies ODP data right only at page offset 0 (patch 1). */
+	/* Stock rxe copies ODP data right only at page offset 0 (patch 2). */
 	const size_t off = e->v->aligned ? 0 : XFER_OFF;
 	const size_t xlen = e->v->aligned ? ALIGNED_LEN : XFER_LEN;
 	const size_t end = off + xlen;

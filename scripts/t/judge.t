@@ -156,5 +156,7 @@ for my $r ("[    5.000000] stress invoked oom-killer: gfp_mask=0x140dca",
 }
 spew("$tmp/dmesg.txt", "[ 5.0] FAULT_FLAG_ALLOW_RETRY missing 0x0\n[ 5.1] CPU: 1 UID: 0 PID: 7 Comm: x\n[ 5.2] Call Trace:\n");
 is(system("$kl $tmp/dmesg.txt >/dev/null"), 0, "the stack dump hmm-tests provokes on purpose is not a report");
+spew("$tmp/dmesg.txt", "[ 5.0] sysrq: Show Blocked State\n[ 5.1] task:tee             state:D stack:0     pid:131\n[ 5.2] Call Trace:\n");
+is(system("$kl $tmp/dmesg.txt >/dev/null"), 0, "the blocked tasks rel_teardown asks sysrq-w for are not a report");
 
 done_testing();
