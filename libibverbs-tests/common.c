@@ -1576,3 +1576,75 @@ int uffd_wait_faults(struct test_ctx *t, const struct uffd_handler *h,
 	}
 	return TEST_PASS;
 }
+
+/* ------------------------------------------------------------------ */
+/* rdma resource counts                                                 */
+
+static long res_field(const char *line, const char *key)
+{
+	char pat[16];
+	const char *s;
+
+	snprintf(pat, sizeof(pat), " %s ", key);
+	s = strstr(line, pat);
+	return s ? strtol(s + strlen(pat), NULL, 10) : -1;
+}
+
+int rdma_res_count_get(struct test_ctx *t, struct rdma_res_count *c)
+{
+	const char *cmd = "rdma resource show 2>&1";
+	char line[256], want[40];
+	bool found = false;
+	FILE *f;
+
+	snprintf(want, sizeof(want), ": %s:", t->opts->dev);
+	f = popen(cmd, "r");
+	if (!f)
+		return test_fail(t, "popen(%s): %s", cmd, strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (!strstr(line, want))
+			continue;
+		*c = (struct rdma_res_count){
+			.pd = res_field(line, "pd"), .cq = res_field(line, "cq"),
+			.qp = res_field(line, "qp"), .mr = res_field(line, "mr"),
+			.ctx = res_field(line, "ctx"),
+		};
+		found = true;
+	}
+	if (pclose(f) == -1)
+		return test_fail(t, "pclose(rdma resource show): %s",
+				 strerror(errno));
+	if (!found)
+		return test_fail(t, "rdma resource show: no line for %s",
+				 t->opts->dev);
+	return TEST_PASS;
+}
+
+bool rdma_res_count_equal(const struct rdma_res_count *a,
+			  const struct rdma_res_count *b)
+{
+	return a->pd == b->pd && a->cq == b->cq && a->qp == b->qp &&
+	       a->mr == b->mr && a->ctx == b->ctx;
+}
+
+int rdma_res_count_wait(struct test_ctx *t, const struct rdma_res_count *want,
+			double timeout_s, const char *what)
+{
+	double deadline = test_now_s() + timeout_s;
+	struct rdma_res_count now;
+	int rc;
+
+	for (;;) {
+		rc = rdma_res_count_get(t, &now);
+		if (rc != TEST_PASS)
+			return rc;
+		if (rdma_res_count_equal(want, &now))
+			return TEST_PASS;
+		if (test_now_s() > deadline)
+			break;
+		test_sleep_us(200000);
+	}
+	return test_fail(t, "%s: rdma resources not released within %.0f s: want pd %ld cq %ld qp %ld mr %ld ctx %ld, have pd %ld cq %ld qp %ld mr %ld ctx %ld",
+			 what, timeout_s, want->pd, want->cq, want->qp, want->mr,
+			 want->ctx, now.pd, now.cq, now.qp, now.mr, now.ctx);
+}

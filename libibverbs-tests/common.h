@@ -318,6 +318,19 @@ int rdma_flush(struct test_ctx *t, struct rdma_res *r, int qpi,
 int rdma_ud_send(struct test_ctx *t, struct rdma_res *r, int qpi,
 		 void *laddr, uint32_t len, uint32_t lkey,
 		 const struct uffd_handler *watch);
+/* What "rdma resource show" counts for the test's device (-d). */
+struct rdma_res_count {
+	long pd, cq, qp, mr, ctx;
+};
+int rdma_res_count_get(struct test_ctx *t, struct rdma_res_count *c);
+bool rdma_res_count_equal(const struct rdma_res_count *a,
+			  const struct rdma_res_count *b);
+/*
+ * Poll until the counts equal want, up to timeout_s; fail naming both when
+ * they do not (what: for the message).
+ */
+int rdma_res_count_wait(struct test_ctx *t, const struct rdma_res_count *want,
+			double timeout_s, const char *what);
 /* Wait for a count of faults seen by h (async faulting), up to timeout_ms. */
 int uffd_wait_faults(struct test_ctx *t, const struct uffd_handler *h,
 		     unsigned long n, int timeout_ms);

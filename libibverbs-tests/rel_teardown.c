@@ -697,56 +697,6 @@ static int test_mremap_pending(struct test_ctx *t)
 /* Scenario 1: SIGKILL with the fault pending                          */
 
 /* "rdma resource show" totals for the device: pd cq qp mr ctx. */
-struct res_count {
-	long pd, cq, qp, mr, ctx;
-};
-
-static long res_field(const char *line, const char *key)
-{
-	char pat[16];
-	const char *s;
-
-	snprintf(pat, sizeof(pat), " %s ", key);
-	s = strstr(line, pat);
-	return s ? strtol(s + strlen(pat), NULL, 10) : -1;
-}
-
-static int res_get(struct test_ctx *t, struct res_count *c)
-{
-	char cmd[96], line[256], want[40];
-	bool found = false;
-	FILE *f;
-
-	snprintf(cmd, sizeof(cmd), "rdma resource show 2>&1");
-	snprintf(want, sizeof(want), ": %s:", t->opts->dev);
-	f = popen(cmd, "r");
-	if (!f)
-		return test_fail(t, "popen(%s): %s", cmd, strerror(errno));
-	while (fgets(line, sizeof(line), f)) {
-		if (!strstr(line, want))
-			continue;
-		*c = (struct res_count){
-			.pd = res_field(line, "pd"), .cq = res_field(line, "cq"),
-			.qp = res_field(line, "qp"), .mr = res_field(line, "mr"),
-			.ctx = res_field(line, "ctx"),
-		};
-		found = true;
-	}
-	if (pclose(f) == -1)
-		return test_fail(t, "pclose(rdma resource show): %s",
-				 strerror(errno));
-	if (!found)
-		return test_fail(t, "rdma resource show: no line for %s",
-				 t->opts->dev);
-	return TEST_PASS;
-}
-
-static bool res_equal(const struct res_count *a, const struct res_count *b)
-{
-	return a->pd == b->pd && a->cq == b->cq && a->qp == b->qp &&
-	       a->mr == b->mr && a->ctx == b->ctx;
-}
-
 static void proc_report(pid_t pid)
 {
 	char path[64], buf[512];
@@ -911,11 +861,11 @@ out:
 static int kill_pending(struct test_ctx *t, bool uffd_first, bool holder)
 {
 	unsigned int i, n = repeat_count();
-	struct res_count before, after;
+	struct rdma_res_count before, after;
 	double deadline;
 	int rc;
 
-	rc = res_get(t, &before);
+	rc = rdma_res_count_get(t, &before);
 	if (rc != TEST_PASS)
 		return rc;
 	for (i = 0; i < n && rc == TEST_PASS; i++)
@@ -925,12 +875,12 @@ static int kill_pending(struct test_ctx *t, bool uffd_first, bool holder)
 	test_step(t, "rdma resources back to the start");
 	deadline = test_now_s() + 10;
 	for (;;) {
-		rc = test_worse(rc, res_get(t, &after));
-		if (res_equal(&before, &after) || test_now_s() > deadline)
+		rc = test_worse(rc, rdma_res_count_get(t, &after));
+		if (rdma_res_count_equal(&before, &after) || test_now_s() > deadline)
 			break;
 		test_sleep_us(200000);
 	}
-	if (!res_equal(&before, &after))
+	if (!rdma_res_count_equal(&before, &after))
 		rc = test_fail(t, "rdma resources before pd %ld cq %ld qp %ld mr %ld ctx %ld, after pd %ld cq %ld qp %ld mr %ld ctx %ld",
 			       before.pd, before.cq, before.qp, before.mr,
 			       before.ctx, after.pd, after.cq, after.qp,

@@ -1,0 +1,740 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Who waits on userspace: a device fault on userfaultfd memory that nobody
+ * answers must not hold what other users share, and no teardown may wait for
+ * it (Documentation/design.md, "Who sleeps on userspace").
+ *
+ * The fixture is a "stall": an RC (or UD) QP pair, a pinned buffer with a
+ * position-dependent pattern, and uffd-missing memory under an ODP MR whose
+ * uffd nobody reads.  A fault is made pending in one context:
+ *
+ *   resp   RDMA WRITE pinned -> uffd page (the responder faults)
+ *   req    RDMA WRITE uffd page -> pinned (the requester faults)
+ *   comp   RDMA READ pinned -> uffd page (the completer faults)
+ *   ud     UD SEND from a uffd page (the requester faults, holding an AH)
+ *   apf    asynchronous ibv_advise_mr(PREFETCH_WRITE)
+ *   spf    synchronous ibv_advise_mr(PREFETCH_WRITE, FLUSH) in a thread
+ *
+ * and the fault is known to be pending once the uffd has a message.  Then:
+ *
+ *   isolation_*    another process's RDMA WRITEs on the same device complete
+ *                  while the stalling process has DEFER_STALLS (4096) faults
+ *                  pending in that context; after it is killed its
+ *                  resources are released
+ *   dereg_*, destroy_qp_*, destroy_ah_ud
+ *                  the teardown returns within TEARDOWN_BOUND_S although the
+ *                  fault stays pending
+ *   kill_*_holder  SIGKILL the process while another process holds its uffd
+ *                  and never answers: it is reaped and its RDMA resources
+ *                  are released while the holder still holds the uffd
+ *   sqd_resp_pending
+ *                  a responder QP taken through SQD (max_dest_rd_atomic
+ *                  changed) keeps its pending fault: once answered, the
+ *                  WRITE completes and every byte arrived
+ *
+ * The time bounds are generous limits for "did not wait for the handler",
+ * not timings: the waits they guard are 50 s (rxe's pool timeout) or
+ * forever.
+ */
+#include "common.h"
+
+#include <errno.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define ODP_ACCESS	(IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE | \
+			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
+#define FAULT_WAIT_MS		20000
+#define TEARDOWN_BOUND_S	10
+#define VICTIM_BOUND_MS		20000
+#define RELEASE_BOUND_S		30
+#define VICTIM_WRITES		16
+#define SEED_PIN		0x5au
+#define SEED_ANSWER		0xc3u
+#define WR_ID			0xde1u
+
+enum where { W_RESP, W_REQ, W_COMP, W_UD, W_APF, W_SPF };
+
+static const char *const where_name[] = {
+	[W_RESP] = "responder", [W_REQ] = "requester", [W_COMP] = "completer",
+	[W_UD] = "UD requester", [W_APF] = "asynchronous prefetch",
+	[W_SPF] = "synchronous prefetch",
+};
+
+struct stall {
+	struct rdma_res r;
+	bool up;
+	int uffd;
+	size_t psz, npages, len;
+	void *umem, *pin;
+	struct ibv_mr *umr, *pmr;
+	struct rdma_pair *pairs;	/* isolation: one pair per fault */
+	size_t npairs;
+	pthread_t spf_thread;		/* W_SPF */
+	bool spf_started;
+	size_t spf_page;
+	int spf_err;
+};
+
+static size_t stall_count(void)
+{
+	const char *v = getenv("DEFER_STALLS");
+	long n = v ? strtol(v, NULL, 10) : 4096;
+
+	return n > 0 && n <= 65536 ? (size_t)n : 4096;
+}
+
+static void stall_init(struct stall *s)
+{
+	*s = (struct stall){ .uffd = -1, .psz = page_size() };
+}
+
+/* The QPs, the pinned buffer and npages of uffd-missing ODP memory. */
+static int stall_setup(struct test_ctx *t, struct stall *s, enum where w,
+		       size_t npages)
+{
+	struct rdma_caps_req req = { .odp = true };
+	int rc;
+
+	if (w == W_UD) {
+		req.qp_type = IBV_QPT_UD;
+		req.ud_odp_caps = IBV_ODP_SUPPORT_SEND;
+	} else {
+		req.rc_odp_caps = IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ;
+	}
+	rc = rdma_setup(t, &s->r, &req);
+	if (rc != TEST_PASS)
+		return rc;
+	s->up = true;
+	if (s->uffd < 0) {
+		rc = uffd_open(t, &s->uffd);
+		if (rc != TEST_PASS)
+			return rc;
+	}
+	s->npages = npages;
+	s->len = npages * s->psz;
+	test_step(t, "pinned buffer and MR");
+	rc = mem_map(t, s->len, &s->pin, "pinned");
+	if (rc != TEST_PASS)
+		return rc;
+	pattern_fill(s->pin, s->len, SEED_PIN, 0, s->psz);
+	rc = rdma_reg_mr(t, &s->r, s->pin, s->len, IBV_ACCESS_LOCAL_WRITE |
+			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ,
+			 "pinned", &s->pmr);
+	if (rc != TEST_PASS)
+		return rc;
+	test_step(t, "uffd-missing memory nobody answers, and its ODP MR");
+	rc = mem_map(t, s->len, &s->umem, "uffd");
+	if (rc != TEST_PASS)
+		return rc;
+	rc = uffd_register_missing(t, s->uffd, s->umem, s->len);
+	if (rc != TEST_PASS)
+		return rc;
+	return rdma_reg_mr(t, &s->r, s->umem, s->len, ODP_ACCESS, "uffd (ODP)",
+			   &s->umr);
+}
+
+static void *spf_thread(void *arg)
+{
+	struct stall *s = arg;
+	struct ibv_sge sge = {
+		.addr = (uintptr_t)s->umem + s->spf_page * s->psz,
+		.length = (uint32_t)s->psz, .lkey = s->umr->lkey,
+	};
+
+	s->spf_err = ibv_advise_mr(s->r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+				   IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1);
+	return NULL;
+}
+
+/* Make the fault of page i pending in context w, on qp (RC: qp -> peer). */
+static int stall_start(struct test_ctx *t, struct stall *s, enum where w,
+		       size_t i, struct ibv_qp *qp)
+{
+	uint8_t *u = (uint8_t *)s->umem + i * s->psz;
+	uint8_t *p = (uint8_t *)s->pin + i * s->psz;
+	struct ibv_sge sge = { .length = (uint32_t)s->psz };
+	struct ibv_send_wr wr = {
+		.wr_id = WR_ID, .sg_list = &sge, .num_sge = 1,
+		.send_flags = IBV_SEND_SIGNALED,
+	};
+	struct ibv_send_wr *bad = NULL;
+	int err;
+
+	switch (w) {
+	case W_RESP:
+		sge.addr = (uintptr_t)p;
+		sge.lkey = s->pmr->lkey;
+		wr.opcode = IBV_WR_RDMA_WRITE;
+		wr.wr.rdma.remote_addr = (uintptr_t)u;
+		wr.wr.rdma.rkey = s->umr->rkey;
+		break;
+	case W_REQ:
+		sge.addr = (uintptr_t)u;
+		sge.lkey = s->umr->lkey;
+		wr.opcode = IBV_WR_RDMA_WRITE;
+		wr.wr.rdma.remote_addr = (uintptr_t)p;
+		wr.wr.rdma.rkey = s->pmr->rkey;
+		break;
+	case W_COMP:
+		sge.addr = (uintptr_t)u;
+		sge.lkey = s->umr->lkey;
+		wr.opcode = IBV_WR_RDMA_READ;
+		wr.wr.rdma.remote_addr = (uintptr_t)p;
+		wr.wr.rdma.rkey = s->pmr->rkey;
+		break;
+	case W_UD:
+		err = rdma_post_recv(t, s->r.qp[1], p, (uint32_t)s->psz,
+				     s->pmr->lkey, WR_ID + 1);
+		if (err != TEST_PASS)
+			return err;
+		sge.addr = (uintptr_t)u;
+		sge.length = (uint32_t)(s->psz - RDMA_GRH_LEN);
+		sge.lkey = s->umr->lkey;
+		wr.opcode = IBV_WR_SEND;
+		wr.wr.ud.ah = s->r.ah;
+		wr.wr.ud.remote_qpn = s->r.qp[1]->qp_num;
+		wr.wr.ud.remote_qkey = RDMA_UD_QKEY;
+		break;
+	case W_APF:
+		sge.addr = (uintptr_t)u;
+		sge.lkey = s->umr->lkey;
+		err = ibv_advise_mr(s->r.pd,
+				    IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE, 0,
+				    &sge, 1);
+		if (err)
+			return test_fail(t, "ibv_advise_mr(PREFETCH_WRITE, async, page %zu): %s",
+					 i, strerror(err));
+		return TEST_PASS;
+	case W_SPF:
+		s->spf_page = i;
+		err = pthread_create(&s->spf_thread, NULL, spf_thread, s);
+		if (err)
+			return test_fail(t, "pthread_create(synchronous prefetch): %s",
+					 strerror(err));
+		s->spf_started = true;
+		return TEST_PASS;
+	}
+	err = ibv_post_send(qp, &wr, &bad);
+	if (err)
+		return test_fail(t, "ibv_post_send(%s, page %zu): %s",
+				 where_name[w], i, strerror(err));
+	return TEST_PASS;
+}
+
+/* The fault reached the handler: the uffd has a message nobody reads. */
+static int stall_wait_fault(struct test_ctx *t, struct stall *s, enum where w)
+{
+	struct pollfd pfd = { .fd = s->uffd, .events = POLLIN };
+	int n;
+
+	test_step(t, "wait for the %s's fault on the uffd", where_name[w]);
+	n = poll(&pfd, 1, FAULT_WAIT_MS);
+	if (n < 0)
+		return test_fail(t, "poll(uffd): %s", strerror(errno));
+	if (n == 0)
+		return test_fail(t, "the uffd saw no fault within %d ms of the %s's access (stock kernel?)",
+				 FAULT_WAIT_MS, where_name[w]);
+	return TEST_PASS;
+}
+
+/* Answer every page with the answer pattern (wakes every fault). */
+static int stall_answer(struct test_ctx *t, struct stall *s)
+{
+	struct uffdio_copy copy;
+	uint8_t *src;
+	int rc = TEST_PASS;
+
+	src = aligned_alloc(s->psz, s->len);
+	if (!src)
+		return test_fail(t, "aligned_alloc(answer): %s", strerror(errno));
+	pattern_fill(src, s->len, SEED_ANSWER, 0, s->psz);
+	copy = (struct uffdio_copy){ .dst = (uintptr_t)s->umem,
+				     .src = (uintptr_t)src, .len = s->len };
+	if (ioctl(s->uffd, UFFDIO_COPY, &copy) && errno != EEXIST)
+		rc = test_fail(t, "ioctl(UFFDIO_COPY, all %zu pages): %s",
+			       s->npages, strerror(errno));
+	free(src);
+	return rc;
+}
+
+static int stall_teardown(struct test_ctx *t, struct stall *s)
+{
+	int rc = TEST_PASS;
+	size_t i;
+
+	/* Closing the uffd wakes every fault: they fault zero pages. */
+	if (s->uffd >= 0 && close(s->uffd))
+		rc = test_fail(t, "close(uffd): %s", strerror(errno));
+	s->uffd = -1;
+	if (s->spf_started) {
+		int err = pthread_join(s->spf_thread, NULL);
+
+		if (err)
+			rc = test_fail(t, "pthread_join(synchronous prefetch): %s",
+				       strerror(err));
+		s->spf_started = false;
+	}
+	for (i = 0; i < s->npairs; i++)
+		rc = test_worse(rc, rdma_pair_destroy(t, &s->pairs[i]));
+	free(s->pairs);
+	s->pairs = NULL;
+	s->npairs = 0;
+	rc = test_worse(rc, rdma_dereg_mr(t, &s->umr, "uffd (ODP)"));
+	rc = test_worse(rc, rdma_dereg_mr(t, &s->pmr, "pinned"));
+	if (s->up)
+		rc = test_worse(rc, rdma_teardown(t, &s->r));
+	s->up = false;
+	if (s->umem)
+		rc = test_worse(rc, mem_unmap(t, &s->umem, s->len, "uffd"));
+	if (s->pin)
+		rc = test_worse(rc, mem_unmap(t, &s->pin, s->len, "pinned"));
+	return rc;
+}
+
+static int bound_check(struct test_ctx *t, const char *what, double t0)
+{
+	double dt = test_now_s() - t0;
+
+	if (dt > TEARDOWN_BOUND_S)
+		return test_fail(t, "%s returned after %.1f s, more than %d s: it waited for the handler",
+				 what, dt, TEARDOWN_BOUND_S);
+	tap_diag("%s returned after %.3f s with the fault pending", what, dt);
+	return TEST_PASS;
+}
+
+/* ------------------------------------------------------------------ */
+/* Teardown with a fault pending                                        */
+
+enum action { A_DEREG, A_DESTROY_QP, A_DESTROY_AH };
+
+static int teardown_pending(struct test_ctx *t, enum where w, enum action a)
+{
+	struct stall s;
+	struct ibv_qp *qp;
+	double t0;
+	int rc, err;
+
+	stall_init(&s);
+	rc = stall_setup(t, &s, w, 1);
+	if (rc != TEST_PASS)
+		goto out;
+	rc = stall_start(t, &s, w, 0, s.r.qp[0]);
+	if (rc != TEST_PASS)
+		goto out;
+	rc = stall_wait_fault(t, &s, w);
+	if (rc != TEST_PASS)
+		goto out;
+	t0 = test_now_s();
+	switch (a) {
+	case A_DEREG:
+		test_step(t, "ibv_dereg_mr(uffd MR) with the %s's fault pending",
+			  where_name[w]);
+		err = ibv_dereg_mr(s.umr);
+		if (err) {
+			rc = test_fail(t, "ibv_dereg_mr(uffd MR): %s", strerror(err));
+			goto out;
+		}
+		s.umr = NULL;
+		rc = bound_check(t, "ibv_dereg_mr", t0);
+		break;
+	case A_DESTROY_QP:
+		/* the QP whose work faults: the responder is qp[1] */
+		qp = w == W_RESP ? s.r.qp[1] : s.r.qp[0];
+		test_step(t, "ibv_destroy_qp with the %s's fault pending",
+			  where_name[w]);
+		err = ibv_destroy_qp(qp);
+		if (err) {
+			rc = test_fail(t, "ibv_destroy_qp: %s", strerror(err));
+			goto out;
+		}
+		s.r.qp[w == W_RESP ? 1 : 0] = NULL;
+		rc = bound_check(t, "ibv_destroy_qp", t0);
+		break;
+	case A_DESTROY_AH:
+		test_step(t, "ibv_destroy_ah with the UD send's fault pending");
+		err = ibv_destroy_ah(s.r.ah);
+		if (err) {
+			rc = test_fail(t, "ibv_destroy_ah: %s", strerror(err));
+			goto out;
+		}
+		s.r.ah = NULL;
+		rc = bound_check(t, "ibv_destroy_ah", t0);
+		break;
+	}
+out:
+	return test_worse(rc, stall_teardown(t, &s));
+}
+
+static int test_dereg(struct test_ctx *t)
+{
+	return teardown_pending(t, *(const enum where *)t->arg, A_DEREG);
+}
+
+static int test_destroy_qp(struct test_ctx *t)
+{
+	return teardown_pending(t, *(const enum where *)t->arg, A_DESTROY_QP);
+}
+
+static int test_destroy_ah_ud(struct test_ctx *t)
+{
+	return teardown_pending(t, W_UD, A_DESTROY_AH);
+}
+
+/* ------------------------------------------------------------------ */
+/* A QP through SQD keeps its responder's pending fault                 */
+
+static int modify_state(struct test_ctx *t, struct ibv_qp *qp,
+			enum ibv_qp_state st, int extra_mask, uint8_t rd_atomic)
+{
+	struct ibv_qp_attr attr = { .qp_state = st,
+				    .max_dest_rd_atomic = rd_atomic };
+	int err = ibv_modify_qp(qp, &attr, IBV_QP_STATE | extra_mask);
+
+	if (err)
+		return test_fail(t, "ibv_modify_qp(state %d, mask 0x%x): %s",
+				 (int)st, extra_mask, strerror(err));
+	return TEST_PASS;
+}
+
+static int test_sqd_resp_pending(struct test_ctx *t)
+{
+	struct ibv_wc wc;
+	struct stall s;
+	int rc;
+
+	stall_init(&s);
+	rc = stall_setup(t, &s, W_RESP, 1);
+	if (rc != TEST_PASS)
+		goto out;
+	rc = stall_start(t, &s, W_RESP, 0, s.r.qp[0]);
+	if (rc != TEST_PASS)
+		goto out;
+	rc = stall_wait_fault(t, &s, W_RESP);
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "responder QP: RTS -> SQD, max_dest_rd_atomic 2, SQD -> RTS");
+	rc = modify_state(t, s.r.qp[1], IBV_QPS_SQD, 0, 0);
+	if (rc == TEST_PASS)
+		rc = modify_state(t, s.r.qp[1], IBV_QPS_SQD,
+				  IBV_QP_MAX_DEST_RD_ATOMIC, 2);
+	if (rc == TEST_PASS)
+		rc = modify_state(t, s.r.qp[1], IBV_QPS_RTS, 0, 0);
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "answer the fault");
+	rc = stall_answer(t, &s);
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "the WRITE completes");
+	rc = rdma_wait_wc(t, s.r.cq[0], "RDMA WRITE", WR_ID, TEST_WC_TIMEOUT_MS,
+			  NULL, &wc);
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "every byte arrived");
+	rc = pattern_verify(t, s.umem, s.psz, SEED_PIN, 0, s.psz, "WRITE target");
+out:
+	return test_worse(rc, stall_teardown(t, &s));
+}
+
+/* ------------------------------------------------------------------ */
+/* Kill with the uffd held by another process                           */
+
+static bool reap(pid_t pid, double timeout_s, int *status)
+{
+	double deadline = test_now_s() + timeout_s;
+	pid_t r;
+
+	while (test_now_s() < deadline) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			return true;
+		test_sleep_us(10000);
+	}
+	return false;
+}
+
+/*
+ * The child: open the uffd, fork the holder (which keeps it and never
+ * answers), set up, make n faults pending in context w, say so, wait.
+ */
+static void staller(struct test_ctx *t, int ready_fd, enum where w, size_t n)
+{
+	struct stall s;
+	size_t i;
+	pid_t holder;
+	char c = 'r';
+
+	stall_init(&s);
+	if (uffd_open(t, &s.uffd) != TEST_PASS)
+		_exit(TEST_FAIL);
+	holder = fork();
+	if (holder < 0)
+		_exit(TEST_FAIL);
+	if (holder == 0) {
+		for (;;)
+			pause();
+	}
+	if (write(ready_fd, &holder, sizeof(holder)) != sizeof(holder))
+		_exit(TEST_FAIL);
+	if (stall_setup(t, &s, w, n) != TEST_PASS)
+		_exit(TEST_FAIL);
+	if (n > 1 && w != W_APF) {
+		test_step(t, "%zu more QP pairs", n);
+		s.pairs = calloc(n, sizeof(*s.pairs));
+		if (!s.pairs)
+			_exit(TEST_FAIL);
+		for (i = 0; i < n; i++, s.npairs++)
+			if (rdma_pair_create(t, &s.r, &s.pairs[i]) != TEST_PASS)
+				_exit(TEST_FAIL);
+	}
+	for (i = 0; i < n; i++)
+		if (stall_start(t, &s, w, i,
+				s.pairs ? s.pairs[i].qp[0] : s.r.qp[0]) != TEST_PASS)
+			_exit(TEST_FAIL);
+	if (stall_wait_fault(t, &s, w) != TEST_PASS)
+		_exit(TEST_FAIL);
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(TEST_FAIL);
+	for (;;)
+		pause();
+}
+
+struct stalled {
+	pid_t pid, holder;
+	int fd;
+};
+
+static int stalled_start(struct test_ctx *t, struct stalled *st, enum where w,
+			 size_t n)
+{
+	int pfd[2];
+	char c;
+
+	*st = (struct stalled){ .pid = -1, .holder = -1, .fd = -1 };
+	if (pipe(pfd))
+		return test_fail(t, "pipe: %s", strerror(errno));
+	test_step(t, "fork the process that stalls %zu %s fault%s", n,
+		  where_name[w], n == 1 ? "" : "s");
+	st->pid = fork();
+	if (st->pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return test_fail(t, "fork: %s", strerror(errno));
+	}
+	if (st->pid == 0) {
+		close(pfd[0]);
+		staller(t, pfd[1], w, n);
+	}
+	close(pfd[1]);
+	st->fd = pfd[0];
+	if (read(st->fd, &st->holder, sizeof(st->holder)) !=
+	    (ssize_t)sizeof(st->holder))
+		return test_fail(t, "the stalling process failed before forking its uffd holder");
+	if (read(st->fd, &c, 1) != 1)
+		return test_fail(t, "the stalling process failed before its %s faults were pending",
+				 where_name[w]);
+	return TEST_PASS;
+}
+
+/* SIGKILL the staller; reaped and released while the holder holds on. */
+static int stalled_kill(struct test_ctx *t, struct stalled *st,
+			const struct rdma_res_count *before)
+{
+	int status, rc = TEST_PASS;
+	double t0 = test_now_s();
+
+	test_step(t, "SIGKILL the stalling process (its uffd stays held)");
+	if (kill(st->pid, SIGKILL))
+		return test_fail(t, "kill(SIGKILL): %s", strerror(errno));
+	if (!reap(st->pid, RELEASE_BOUND_S, &status)) {
+		rc = test_fail(t, "not reaped %d s after SIGKILL while another process holds its uffd",
+			       RELEASE_BOUND_S);
+	} else {
+		st->pid = -1;
+		tap_diag("reaped %.2f s after SIGKILL", test_now_s() - t0);
+		rc = rdma_res_count_wait(t, before, RELEASE_BOUND_S,
+					 "after SIGKILL, uffd still held");
+		if (rc == TEST_PASS)
+			tap_diag("resources released %.2f s after SIGKILL",
+				 test_now_s() - t0);
+	}
+	return rc;
+}
+
+static void stalled_cleanup(struct stalled *st)
+{
+	int status;
+
+	if (st->holder > 0) {
+		kill(st->holder, SIGKILL);
+		reap(st->holder, RELEASE_BOUND_S, &status);
+	}
+	if (st->pid > 0) {
+		kill(st->pid, SIGKILL);
+		reap(st->pid, RELEASE_BOUND_S, &status);
+	}
+	if (st->fd >= 0)
+		close(st->fd);
+}
+
+static int test_kill_holder(struct test_ctx *t)
+{
+	enum where w = *(const enum where *)t->arg;
+	struct rdma_res_count before;
+	struct stalled st;
+	int rc;
+
+	rc = rdma_res_count_get(t, &before);
+	if (rc != TEST_PASS)
+		return rc;
+	rc = stalled_start(t, &st, w, 1);
+	if (rc == TEST_PASS)
+		rc = stalled_kill(t, &st, &before);
+	stalled_cleanup(&st);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Isolation: another process's traffic while thousands of faults stall */
+
+static int victim_traffic(struct test_ctx *t)
+{
+	struct ibv_mr *smr = NULL, *dmr = NULL;
+	const struct rdma_caps_req req = { 0 };
+	size_t psz = page_size(), len = VICTIM_WRITES * psz, i;
+	void *src = NULL, *dst = NULL;
+	struct ibv_wc wc;
+	struct rdma_res r;
+	double t0, worst = 0;
+	int rc;
+
+	rc = rdma_setup(t, &r, &req);
+	if (rc != TEST_PASS)
+		return rc;
+	rc = mem_map(t, len, &src, "victim source");
+	if (rc == TEST_PASS)
+		rc = mem_map(t, len, &dst, "victim target");
+	if (rc != TEST_PASS)
+		goto out;
+	pattern_fill(src, len, SEED_PIN, 0, psz);
+	rc = rdma_reg_mr(t, &r, src, len, IBV_ACCESS_LOCAL_WRITE, "victim source",
+			 &smr);
+	if (rc == TEST_PASS)
+		rc = rdma_reg_mr(t, &r, dst, len, IBV_ACCESS_LOCAL_WRITE |
+				 IBV_ACCESS_REMOTE_WRITE, "victim target", &dmr);
+	if (rc != TEST_PASS)
+		goto out;
+	for (i = 0; i < VICTIM_WRITES && rc == TEST_PASS; i++) {
+		struct ibv_sge sge = { .addr = (uintptr_t)src + i * psz,
+				       .length = (uint32_t)psz, .lkey = smr->lkey };
+		struct ibv_send_wr wr = {
+			.wr_id = WR_ID + 2, .sg_list = &sge, .num_sge = 1,
+			.opcode = IBV_WR_RDMA_WRITE,
+			.send_flags = IBV_SEND_SIGNALED,
+			.wr.rdma = { .remote_addr = (uintptr_t)dst + i * psz,
+				     .rkey = dmr->rkey },
+		};
+
+		test_step(t, "another process: 4 KiB RDMA WRITE %zu of %d between pinned MRs",
+			  i + 1, VICTIM_WRITES);
+		t0 = test_now_s();
+		rc = rdma_post_wait(t, r.qp[0], r.cq[0], &wr, VICTIM_BOUND_MS,
+				    NULL, &wc);
+		if (test_now_s() - t0 > worst)
+			worst = test_now_s() - t0;
+	}
+	if (rc == TEST_PASS)
+		rc = pattern_verify(t, dst, len, SEED_PIN, 0, psz, "victim target");
+	if (rc == TEST_PASS)
+		tap_diag("%d RDMA WRITEs of another process completed, the slowest in %.3f s",
+			 VICTIM_WRITES, worst);
+out:
+	rc = test_worse(rc, rdma_dereg_mr(t, &dmr, "victim target"));
+	rc = test_worse(rc, rdma_dereg_mr(t, &smr, "victim source"));
+	rc = test_worse(rc, rdma_teardown(t, &r));
+	if (dst)
+		rc = test_worse(rc, mem_unmap(t, &dst, len, "victim target"));
+	if (src)
+		rc = test_worse(rc, mem_unmap(t, &src, len, "victim source"));
+	return rc;
+}
+
+static int test_isolation(struct test_ctx *t)
+{
+	enum where w = *(const enum where *)t->arg;
+	struct rdma_res_count before;
+	struct stalled st;
+	int rc;
+
+	rc = rdma_res_count_get(t, &before);
+	if (rc != TEST_PASS)
+		return rc;
+	rc = stalled_start(t, &st, w, stall_count());
+	if (rc == TEST_PASS)
+		rc = victim_traffic(t);
+	if (rc == TEST_PASS || st.pid > 0)
+		rc = test_worse(rc, stalled_kill(t, &st, &before));
+	stalled_cleanup(&st);
+	return rc;
+}
+
+static const enum where at_resp = W_RESP, at_req = W_REQ, at_comp = W_COMP,
+	at_ud = W_UD, at_apf = W_APF, at_spf = W_SPF;
+
+#define NEEDS	(FIX_UFFD | FIX_CANCEL)
+
+static const struct test_case tests[] = {
+	{ .name = "isolation_resp", .fn = test_isolation, .arg = &at_resp,
+	  .desc = "another process's WRITEs complete while 4096 responder faults stall",
+	  .needs = NEEDS, .timeout_s = 600 },
+	{ .name = "isolation_req", .fn = test_isolation, .arg = &at_req,
+	  .desc = "another process's WRITEs complete while 4096 requester faults stall",
+	  .needs = NEEDS, .timeout_s = 600 },
+	{ .name = "isolation_apf", .fn = test_isolation, .arg = &at_apf,
+	  .desc = "another process's WRITEs complete while 4096 asynchronous prefetches stall",
+	  .needs = NEEDS, .timeout_s = 300 },
+	{ .name = "dereg_req", .fn = test_dereg, .arg = &at_req,
+	  .desc = "ibv_dereg_mr of a requester's uffd source, fault pending: returns", .needs = NEEDS },
+	{ .name = "dereg_comp", .fn = test_dereg, .arg = &at_comp,
+	  .desc = "ibv_dereg_mr of a READ's uffd sink, fault pending: returns", .needs = NEEDS },
+	{ .name = "dereg_ud", .fn = test_dereg, .arg = &at_ud,
+	  .desc = "ibv_dereg_mr of a UD send's uffd source, fault pending: returns", .needs = NEEDS },
+	{ .name = "dereg_apf", .fn = test_dereg, .arg = &at_apf,
+	  .desc = "ibv_dereg_mr with an asynchronous prefetch pending: returns", .needs = NEEDS },
+	{ .name = "dereg_spf", .fn = test_dereg, .arg = &at_spf,
+	  .desc = "ibv_dereg_mr while another thread's synchronous prefetch waits: returns", .needs = NEEDS },
+	{ .name = "destroy_qp_req", .fn = test_destroy_qp, .arg = &at_req,
+	  .desc = "ibv_destroy_qp of a requester with its fault pending: returns", .needs = NEEDS },
+	{ .name = "destroy_qp_comp", .fn = test_destroy_qp, .arg = &at_comp,
+	  .desc = "ibv_destroy_qp of a completer with its fault pending: returns", .needs = NEEDS },
+	{ .name = "destroy_qp_ud", .fn = test_destroy_qp, .arg = &at_ud,
+	  .desc = "ibv_destroy_qp of a UD requester with its fault pending: returns", .needs = NEEDS },
+	{ .name = "destroy_ah_ud", .fn = test_destroy_ah_ud,
+	  .desc = "ibv_destroy_ah while a UD send on it waits for a fault: returns", .needs = NEEDS },
+	{ .name = "kill_resp_holder", .fn = test_kill_holder, .arg = &at_resp,
+	  .desc = "SIGKILL, responder fault pending, uffd held elsewhere: released", .needs = NEEDS },
+	{ .name = "kill_req_holder", .fn = test_kill_holder, .arg = &at_req,
+	  .desc = "SIGKILL, requester fault pending, uffd held elsewhere: released", .needs = NEEDS },
+	{ .name = "kill_comp_holder", .fn = test_kill_holder, .arg = &at_comp,
+	  .desc = "SIGKILL, completer fault pending, uffd held elsewhere: released", .needs = NEEDS },
+	{ .name = "kill_apf_holder", .fn = test_kill_holder, .arg = &at_apf,
+	  .desc = "SIGKILL, asynchronous prefetch pending, uffd held elsewhere: released", .needs = NEEDS },
+	{ .name = "kill_spf_holder", .fn = test_kill_holder, .arg = &at_spf,
+	  .desc = "SIGKILL, synchronous prefetch waiting, uffd held elsewhere: released", .needs = NEEDS },
+	{ .name = "sqd_resp_pending", .fn = test_sqd_resp_pending,
+	  .desc = "responder QP through SQD keeps its pending fault: WRITE completes", .needs = NEEDS },
+};
+
+int main(int argc, char **argv)
+{
+	return test_main(argc, argv, tests, ARRAY_SIZE(tests));
+}
