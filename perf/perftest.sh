@@ -7,16 +7,20 @@
 #   base   every benchmark over rxe1 on lo (-x 1, 127.0.0.1) and over the veth
 #          pair (server in netns a on rxea, client in netns b on rxeb,
 #          10.0.0.1), plain --odp: variant <bench>/<lo|veth>/odp
-#   evict  PERFTEST_EVICT_BENCHES over lo with the LD_PRELOAD library
-#          (perf/uffd-preload) in each mode of PERFTEST_MODES and each
-#          eviction rate of PERFTEST_RATES, on both sides:
-#          variant <bench>/lo/odp/<mode>/evict=<label>
+#   evict  PERFTEST_EVICT_BENCHES over lo in each mode of PERFTEST_MODES
+#          and each eviction rate of PERFTEST_RATES, on both sides:
+#          variant <bench>/lo/odp/<mode>/evict=<label>.  Modes uffd-minor
+#          and uffd-missing run the project's perftest (patches/perftest,
+#          PERFTEST_UFFD_BIN) with --use_uffd=minor|missing,evict=RATE;
+#          modes anon and shmem (no userfaultfd) run the stock perftest
+#          with the LD_PRELOAD library (perf/uffd-preload).
 # CSV (long form, header written when the file is new):
 #   benchmark,variant,n,rep,metric,value,unit     (n = message size in bytes)
 # metrics: bw (MiB/s, average), lat_typical/lat_avg/lat_p99 (usec), and for
-# preload variants per side (server/client) evicted_pages and, in mode
-# uffd-minor, uffd_faults, uffd_faults_device (raised by another task than
-# the program's: rxe, i.e. the device), handler_p50/handler_p99 (usec).
+# evict variants per side (server/client) evicted_pages and, in the uffd
+# modes, uffd_faults, uffd_faults_device (raised by another task than
+# the program's: rxe, i.e. the device), handler_p50/handler_p99 (usec),
+# from perftest's own counters (uffd modes) or the preload's statistics.
 # A run that fails or times out gives one row "failed,<exit status>,
 # exit-status" and the script goes on (on the stock kernel the uffd-minor
 # variants with eviction fail: device faults on userfaultfd memory are
@@ -29,10 +33,11 @@
 #   PERFTEST_BENCHES [ib_write_bw ib_read_bw ib_send_bw ib_write_lat] (base)
 #   PERFTEST_EVICT_BENCHES [ib_write_bw ib_read_bw ib_write_lat] (evict)
 #   PERFTEST_SETS [base evict]  PERFTEST_TRANSPORTS [lo veth] (base set)
-#   PERFTEST_MODES [anon uffd-minor] (also: shmem)
+#   PERFTEST_MODES [anon uffd-minor] (also: shmem, uffd-missing)
 #   PERFTEST_RATES [0=0 low=100 high=1000] (label=pages per second)
 #   PERFTEST_TIMEOUT [90] (seconds per perftest process)
 #   ODP_UFFD_PRELOAD [/opt/odp-uffd/perf/libodp-uffd-preload.so]
+#   PERFTEST_UFFD_BIN [/opt/odp-uffd/perftest/bin] (perftest with --use_uffd)
 set -u
 
 csv=/mnt/out/perftest.csv
@@ -41,7 +46,7 @@ while getopts "o:l:h" opt; do
 	case $opt in
 	o) csv=$OPTARG ;;
 	l) logdir=$OPTARG ;;
-	h) sed -n '2,35p' "$0"; exit 0 ;;
+	h) sed -n '2,41p' "$0"; exit 0 ;;
 	*) echo "usage: $0 [-o CSV] [-l LOGDIR]" >&2; exit 2 ;;
 	esac
 done
@@ -59,6 +64,10 @@ modes=${PERFTEST_MODES:-anon uffd-minor}
 rates=${PERFTEST_RATES:-0=0 low=100 high=1000}
 tmo=${PERFTEST_TIMEOUT:-90}
 lib=${ODP_UFFD_PRELOAD:-/opt/odp-uffd/perf/libodp-uffd-preload.so}
+uffd_bin=${PERFTEST_UFFD_BIN:-/opt/odp-uffd/perftest/bin}
+# run_pair's benchmark directory ("": the stock perftest in PATH) and
+# perftest arguments of the current variant
+run_bin= run_args=()
 
 die() { echo "perftest.sh: $*" >&2; exit 1; }
 mkdir -p "$logdir" || die "cannot create $logdir"
@@ -107,6 +116,22 @@ preload_rows() { # variant n rep side file
 	done < "$f"
 }
 
+# perftest's own userfaultfd counters (--use_uffd) in a log as CSV rows.
+perftest_uffd_rows() { # variant n rep side log
+	local f=$5 v
+	v=$(sed -n 's/^ uffd faults *: \([0-9]*\) (device \([0-9]*\),.*/\1 \2/p' "$f")
+	[ -n "$v" ] || return 0
+	row "$1" "$2" "$3" "uffd_faults_$4" "${v% *}" count
+	row "$1" "$2" "$3" "uffd_faults_device_$4" "${v#* }" count
+	v=$(sed -n 's/^ uffd evicted pages *: \([0-9]*\)$/\1/p' "$f")
+	row "$1" "$2" "$3" "evicted_pages_$4" "$v" count
+	v=$(sed -n 's/^ uffd handler usec *: p50 \([0-9.]*\), p99 \([0-9.]*\),.*/\1 \2/p' "$f")
+	row "$1" "$2" "$3" "handler_p50_$4" "${v% *}" usec
+	row "$1" "$2" "$3" "handler_p99_$4" "${v#* }" usec
+	v=$(sed -n 's/^ uffd errors *: \([0-9]*\)$/\1/p' "$f")
+	[ "$v" = 0 ] || row "$1" "$2" "$3" "uffd_errors_$4" "$v" count
+}
+
 # run_pair VARIANT REP TRANSPORT BENCH [ENV=VALUE...]: one server + client.
 run_pair() {
 	local variant=$1 rep=$2 tr=$3 bench=$4; shift 4
@@ -121,21 +146,21 @@ run_pair() {
 	*_lat) n=2; args=(-n "$lat_iters") ;;
 	*) args=(-D "$duration") ;;
 	esac
-	args+=(-x 1 --odp -F -s "$n" -p "$port")
+	args+=(-x 1 --odp -F -s "$n" -p "$port" "${run_args[@]}")
 	tag=$(echo "$variant-$rep" | tr '/=' '_-')
 	stat_s=$logdir/$tag.server.stats stat_c=$logdir/$tag.client.stats
 	rm -f "$stat_s" "$stat_c"
 	runs=$((runs + 1))
 
 	${nss:+ip netns exec $nss} timeout -k 5 "$tmo" \
-		env "$@" ${1:+ODP_UFFD_STATS=$stat_s} "$bench" -d "$ds" "${args[@]}" \
+		env "$@" ${1:+ODP_UFFD_STATS=$stat_s} "$run_bin$bench" -d "$ds" "${args[@]}" \
 		> "$logdir/$tag.server.log" 2>&1 &
 	sp=$!
 	if ! wait_listen "$nss" "$port"; then
 		echo "server did not listen on port $port within 60 s" >> "$logdir/$tag.server.log"
 	fi
 	${nsc:+ip netns exec $nsc} timeout -k 5 "$tmo" \
-		env "$@" ${1:+ODP_UFFD_STATS=$stat_c} "$bench" -d "$dc" "${args[@]}" "$addr" \
+		env "$@" ${1:+ODP_UFFD_STATS=$stat_c} "$run_bin$bench" -d "$dc" "${args[@]}" "$addr" \
 		> "$logdir/$tag.client.log" 2>&1
 	rc=$?
 	# A client that failed may leave the server waiting: it normally sees
@@ -173,6 +198,8 @@ run_pair() {
 	fi
 	preload_rows "$variant" "$n" "$rep" server "$stat_s"
 	preload_rows "$variant" "$n" "$rep" client "$stat_c"
+	perftest_uffd_rows "$variant" "$n" "$rep" server "$logdir/$tag.server.log"
+	perftest_uffd_rows "$variant" "$n" "$rep" client "$logdir/$tag.client.log"
 }
 
 # The evict set, one repetition: each mode x rate x benchmark, over lo.
@@ -180,6 +207,16 @@ evict_set() {
 	local rep=$1 mode r label rate b v n
 
 	for mode in $modes; do
+		case $mode in
+		uffd-minor|uffd-missing)
+			[ -x "$uffd_bin/ib_write_bw" ] || {
+				echo "# no perftest with --use_uffd in $uffd_bin (set PERFTEST_UFFD_BIN): mode $mode skipped"
+				continue; } ;;
+		*)
+			[ -r "$lib" ] || {
+				echo "# no preload library $lib (set ODP_UFFD_PRELOAD): mode $mode skipped"
+				continue; } ;;
+		esac
 		for r in $rates; do
 			label=${r%%=*} rate=${r#*=}
 			for b in $evict_benches; do
@@ -187,8 +224,16 @@ evict_set() {
 				n=$size
 				[[ $b != *_lat ]] || n=2
 				[ "$rep" != 1 ] || row "$v" "$n" 0 evict_rate "$rate" pages/s
-				run_pair "$v" "$rep" lo "$b" LD_PRELOAD="$lib" \
-					ODP_UFFD_MODE="$mode" ODP_UFFD_EVICT_RATE="$rate"
+				case $mode in
+				uffd-minor|uffd-missing)
+					run_bin=$uffd_bin/
+					run_args=(--use_uffd="${mode#uffd-},evict=$rate")
+					run_pair "$v" "$rep" lo "$b"
+					run_bin= run_args=() ;;
+				*)
+					run_pair "$v" "$rep" lo "$b" LD_PRELOAD="$lib" \
+						ODP_UFFD_MODE="$mode" ODP_UFFD_EVICT_RATE="$rate" ;;
+				esac
 			done
 		done
 	done
@@ -206,10 +251,6 @@ for set in $sets; do
 			done
 		done ;;
 	evict)
-		if [ ! -r "$lib" ]; then
-			echo "# no preload library $lib (set ODP_UFFD_PRELOAD): evict set skipped"
-			continue
-		fi
 		for rep in $(seq "$reps"); do
 			evict_set "$rep"
 		done ;;

@@ -55,12 +55,15 @@ die() {
 }
 
 # Private apt configuration: the host's sources are never touched.
+# apt_private [deb-src]: binary packages (default) or source packages, each
+# with its own lists.
 apt_private() {
-	local d=$CACHE/apt
+	local type=${1:-deb} d=$CACHE/apt
+	[ "$type" = deb ] || d=$CACHE/apt-src
 	[ -n "$MIRROR" ] ||
 		die "no Debian mirror in the host's apt configuration (/etc/apt/sources.list.d/); set ODP_UFFD_MIRROR"
 	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
-	echo "deb $MIRROR $SUITE main" > "$d/sources.list"
+	echo "$type $MIRROR $SUITE main" > "$d/sources.list"
 	APT_OPTS=(-o "Dir::Etc::sourcelist=$d/sources.list"
 		  -o "Dir::Etc::sourceparts=/nonexistent"
 		  -o "Dir::State::Lists=$d/lists"
