@@ -405,6 +405,24 @@ static int modify_state(struct test_ctx *t, struct ibv_qp *qp,
 	return TEST_PASS;
 }
 
+/* SQD -> RTS is refused while the send queue drains: retry for 10 s. */
+static int modify_sqd_to_rts(struct test_ctx *t, struct ibv_qp *qp)
+{
+	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_RTS };
+	double deadline = test_now_s() + 10;
+	int err;
+
+	for (;;) {
+		err = ibv_modify_qp(qp, &attr, IBV_QP_STATE);
+		if (!err)
+			return TEST_PASS;
+		if (err != EINVAL || test_now_s() > deadline)
+			return test_fail(t, "ibv_modify_qp(SQD -> RTS): %s",
+					 strerror(err));
+		test_sleep_us(10000);
+	}
+}
+
 static int test_sqd_resp_pending(struct test_ctx *t)
 {
 	struct ibv_wc wc;
@@ -427,7 +445,7 @@ static int test_sqd_resp_pending(struct test_ctx *t)
 		rc = modify_state(t, s.r.qp[1], IBV_QPS_SQD,
 				  IBV_QP_MAX_DEST_RD_ATOMIC, 2);
 	if (rc == TEST_PASS)
-		rc = modify_state(t, s.r.qp[1], IBV_QPS_RTS, 0, 0);
+		rc = modify_sqd_to_rts(t, s.r.qp[1]);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "answer the fault");
