@@ -624,65 +624,90 @@ static int test_kill_holder(struct test_ctx *t)
 /* ------------------------------------------------------------------ */
 /* Isolation: another process's traffic while thousands of faults stall */
 
-static int victim_traffic(struct test_ctx *t)
-{
-	struct ibv_mr *smr = NULL, *dmr = NULL;
-	const struct rdma_caps_req req = { 0 };
-	size_t psz = page_size(), len = VICTIM_WRITES * psz, i;
-	void *src = NULL, *dst = NULL;
-	struct ibv_wc wc;
+struct victim {
 	struct rdma_res r;
-	double t0, worst = 0;
+	bool up;
+	void *src, *dst;
+	struct ibv_mr *smr, *dmr;
+	size_t len;
+};
+
+/* Another process's QP pair and pinned MRs. */
+static int victim_setup(struct test_ctx *t, struct victim *v)
+{
+	const struct rdma_caps_req req = { 0 };
+	size_t psz = page_size();
 	int rc;
 
-	rc = rdma_setup(t, &r, &req);
+	v->len = VICTIM_WRITES * psz;
+	rc = rdma_setup(t, &v->r, &req);
 	if (rc != TEST_PASS)
 		return rc;
-	rc = mem_map(t, len, &src, "victim source");
+	v->up = true;
+	rc = mem_map(t, v->len, &v->src, "victim source");
 	if (rc == TEST_PASS)
-		rc = mem_map(t, len, &dst, "victim target");
+		rc = mem_map(t, v->len, &v->dst, "victim target");
 	if (rc != TEST_PASS)
-		goto out;
-	pattern_fill(src, len, SEED_PIN, 0, psz);
-	rc = rdma_reg_mr(t, &r, src, len, IBV_ACCESS_LOCAL_WRITE, "victim source",
-			 &smr);
+		return rc;
+	pattern_fill(v->src, v->len, SEED_PIN, 0, psz);
+	rc = rdma_reg_mr(t, &v->r, v->src, v->len, IBV_ACCESS_LOCAL_WRITE,
+			 "victim source", &v->smr);
 	if (rc == TEST_PASS)
-		rc = rdma_reg_mr(t, &r, dst, len, IBV_ACCESS_LOCAL_WRITE |
-				 IBV_ACCESS_REMOTE_WRITE, "victim target", &dmr);
-	if (rc != TEST_PASS)
-		goto out;
+		rc = rdma_reg_mr(t, &v->r, v->dst, v->len, IBV_ACCESS_LOCAL_WRITE |
+				 IBV_ACCESS_REMOTE_WRITE, "victim target", &v->dmr);
+	return rc;
+}
+
+/* Its traffic: 4 KiB RDMA WRITEs between the pinned MRs. */
+static int victim_traffic(struct test_ctx *t, struct victim *v)
+{
+	size_t psz = page_size(), i;
+	double t0, worst = 0;
+	struct ibv_wc wc;
+	int rc = TEST_PASS;
+
 	for (i = 0; i < VICTIM_WRITES && rc == TEST_PASS; i++) {
-		struct ibv_sge sge = { .addr = (uintptr_t)src + i * psz,
-				       .length = (uint32_t)psz, .lkey = smr->lkey };
+		struct ibv_sge sge = { .addr = (uintptr_t)v->src + i * psz,
+				       .length = (uint32_t)psz,
+				       .lkey = v->smr->lkey };
 		struct ibv_send_wr wr = {
 			.wr_id = WR_ID + 2, .sg_list = &sge, .num_sge = 1,
 			.opcode = IBV_WR_RDMA_WRITE,
 			.send_flags = IBV_SEND_SIGNALED,
-			.wr.rdma = { .remote_addr = (uintptr_t)dst + i * psz,
-				     .rkey = dmr->rkey },
+			.wr.rdma = { .remote_addr = (uintptr_t)v->dst + i * psz,
+				     .rkey = v->dmr->rkey },
 		};
 
 		test_step(t, "another process: 4 KiB RDMA WRITE %zu of %d between pinned MRs",
 			  i + 1, VICTIM_WRITES);
 		t0 = test_now_s();
-		rc = rdma_post_wait(t, r.qp[0], r.cq[0], &wr, VICTIM_BOUND_MS,
-				    NULL, &wc);
+		rc = rdma_post_wait(t, v->r.qp[0], v->r.cq[0], &wr,
+				    VICTIM_BOUND_MS, NULL, &wc);
 		if (test_now_s() - t0 > worst)
 			worst = test_now_s() - t0;
 	}
 	if (rc == TEST_PASS)
-		rc = pattern_verify(t, dst, len, SEED_PIN, 0, psz, "victim target");
+		rc = pattern_verify(t, v->dst, v->len, SEED_PIN, 0, psz,
+				    "victim target");
 	if (rc == TEST_PASS)
 		tap_diag("%d RDMA WRITEs of another process completed, the slowest in %.3f s",
 			 VICTIM_WRITES, worst);
-out:
-	rc = test_worse(rc, rdma_dereg_mr(t, &dmr, "victim target"));
-	rc = test_worse(rc, rdma_dereg_mr(t, &smr, "victim source"));
-	rc = test_worse(rc, rdma_teardown(t, &r));
-	if (dst)
-		rc = test_worse(rc, mem_unmap(t, &dst, len, "victim target"));
-	if (src)
-		rc = test_worse(rc, mem_unmap(t, &src, len, "victim source"));
+	return rc;
+}
+
+/* After the staller is gone: a stuck WRITE may keep the QP busy till then. */
+static int victim_teardown(struct test_ctx *t, struct victim *v)
+{
+	int rc;
+
+	rc = rdma_dereg_mr(t, &v->dmr, "victim target");
+	rc = test_worse(rc, rdma_dereg_mr(t, &v->smr, "victim source"));
+	if (v->up)
+		rc = test_worse(rc, rdma_teardown(t, &v->r));
+	if (v->dst)
+		rc = test_worse(rc, mem_unmap(t, &v->dst, v->len, "victim target"));
+	if (v->src)
+		rc = test_worse(rc, mem_unmap(t, &v->src, v->len, "victim source"));
 	return rc;
 }
 
@@ -690,19 +715,23 @@ static int test_isolation(struct test_ctx *t)
 {
 	enum where w = *(const enum where *)t->arg;
 	struct rdma_res_count before;
+	struct victim v = { 0 };
 	struct stalled st;
 	int rc;
 
-	rc = rdma_res_count_get(t, &before);
+	/* set up first: the baseline includes it, the staller comes after */
+	rc = victim_setup(t, &v);
+	if (rc == TEST_PASS)
+		rc = rdma_res_count_get(t, &before);
 	if (rc != TEST_PASS)
-		return rc;
+		return test_worse(rc, victim_teardown(t, &v));
 	rc = stalled_start(t, &st, w, stall_count());
 	if (rc == TEST_PASS)
-		rc = victim_traffic(t);
-	if (rc == TEST_PASS || st.pid > 0)
+		rc = victim_traffic(t, &v);
+	if (st.pid > 0)
 		rc = test_worse(rc, stalled_kill(t, &st, &before));
 	stalled_cleanup(&st);
-	return rc;
+	return test_worse(rc, victim_teardown(t, &v));
 }
 
 static const enum where at_resp = W_RESP, at_req = W_REQ, at_comp = W_COMP,
