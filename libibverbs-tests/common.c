@@ -1648,3 +1648,17 @@ int rdma_res_count_wait(struct test_ctx *t, const struct rdma_res_count *want,
 			 what, timeout_s, want->pd, want->cq, want->qp, want->mr,
 			 want->ctx, now.pd, now.cq, now.qp, now.mr, now.ctx);
 }
+
+bool test_reap(pid_t pid, double timeout_s, int *status)
+{
+	double deadline = test_now_s() + timeout_s;
+	pid_t r;
+
+	while (test_now_s() < deadline) {
+		r = waitpid(pid, status, WNOHANG);
+		if (r == pid || (r < 0 && errno != EINTR))
+			return true;
+		test_sleep_us(10000);
+	}
+	return false;
+}

@@ -17,6 +17,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define TEST_PRINTF(f, a) __attribute__((format(printf, f, a)))
@@ -118,6 +119,8 @@ int test_worse(int a, int b);
 double test_now_s(void);
 /* Sleep us microseconds, resuming after signals. */
 void test_sleep_us(unsigned long us);
+/* waitpid(pid) for up to timeout_s; false if it is still there. */
+bool test_reap(pid_t pid, double timeout_s, int *status);
 /* xorshift64* on *state, which must not be zero; below: in [0, n). */
 uint64_t test_rng_next(uint64_t *state);
 uint64_t test_rng_below(uint64_t *state, uint64_t n);

@@ -466,20 +466,6 @@ out:
 /* ------------------------------------------------------------------ */
 /* Kill with the uffd held by another process                           */
 
-static bool reap(pid_t pid, double timeout_s, int *status)
-{
-	double deadline = test_now_s() + timeout_s;
-	pid_t r;
-
-	while (test_now_s() < deadline) {
-		r = waitpid(pid, status, WNOHANG);
-		if (r == pid || (r < 0 && errno != EINTR))
-			return true;
-		test_sleep_us(10000);
-	}
-	return false;
-}
-
 /*
  * The child: open the uffd, fork the holder (which keeps it and never
  * answers), set up, make n faults pending in context w, say so, wait.
@@ -573,7 +559,7 @@ static int stalled_kill(struct test_ctx *t, struct stalled *st,
 	test_step(t, "SIGKILL the stalling process (its uffd stays held)");
 	if (kill(st->pid, SIGKILL))
 		return test_fail(t, "kill(SIGKILL): %s", strerror(errno));
-	if (!reap(st->pid, RELEASE_BOUND_S, &status)) {
+	if (!test_reap(st->pid, RELEASE_BOUND_S, &status)) {
 		rc = test_fail(t, "not reaped %d s after SIGKILL while another process holds its uffd",
 			       RELEASE_BOUND_S);
 	} else {
@@ -594,11 +580,11 @@ static void stalled_cleanup(struct stalled *st)
 
 	if (st->holder > 0) {
 		kill(st->holder, SIGKILL);
-		reap(st->holder, RELEASE_BOUND_S, &status);
+		test_reap(st->holder, RELEASE_BOUND_S, &status);
 	}
 	if (st->pid > 0) {
 		kill(st->pid, SIGKILL);
-		reap(st->pid, RELEASE_BOUND_S, &status);
+		test_reap(st->pid, RELEASE_BOUND_S, &status);
 	}
 	if (st->fd >= 0)
 		close(st->fd);

@@ -757,21 +757,6 @@ static void victim(struct test_ctx *t, int ready_fd, bool uffd_first,
 		pause();
 }
 
-/* Reap pid within timeout_s; false if it is still there. */
-static bool reap(pid_t pid, double timeout_s, int *status)
-{
-	double deadline = test_now_s() + timeout_s;
-	pid_t w;
-
-	while (test_now_s() < deadline) {
-		w = waitpid(pid, status, WNOHANG);
-		if (w == pid || (w < 0 && errno != EINTR))
-			return true;
-		test_sleep_us(10000);
-	}
-	return false;
-}
-
 static int kill_once(struct test_ctx *t, unsigned int iter, bool uffd_first,
 		     bool holder)
 {
@@ -814,7 +799,7 @@ static int kill_once(struct test_ctx *t, unsigned int iter, bool uffd_first,
 		rc = test_fail(t, "kill(victim, SIGKILL): %s", strerror(errno));
 		goto out;
 	}
-	reaped = reap(pid, 20, &status);
+	reaped = test_reap(pid, 20, &status);
 	if (!reaped) {
 		proc_report(pid);
 		if (!holder) {
@@ -836,7 +821,7 @@ static int kill_once(struct test_ctx *t, unsigned int iter, bool uffd_first,
 				       strerror(errno));
 		hpid = -1;
 		t0 = test_now_s();
-		if (!reaped && !reap(pid, 20, &status)) {
+		if (!reaped && !test_reap(pid, 20, &status)) {
 			proc_report(pid);
 			rc = test_fail(t, "iteration %u: victim not reaped 20 s after the uffd holder died",
 				       iter);
@@ -854,7 +839,7 @@ out:
 		kill(hpid, SIGKILL);
 	close(pfd[0]);
 	if (rc != TEST_PASS && kill(pid, SIGKILL) == 0)
-		reap(pid, 20, &status);
+		test_reap(pid, 20, &status);
 	return rc;
 }
 
@@ -1013,7 +998,7 @@ static int fork_pending(struct test_ctx *t, bool event_fork)
 	tap_diag("fork() with a pending fault returned after %.2f s",
 		 test_now_s() - t0);
 	test_step(t, "wait for the child");
-	if (!reap(pid, 20, &status)) {
+	if (!test_reap(pid, 20, &status)) {
 		proc_report(pid);
 		kill(pid, SIGKILL);
 		rc = test_fail(t, "forked child did not exit within 20 s");
@@ -1143,7 +1128,7 @@ static int test_isolation_stalled_peer(struct test_ctx *t)
 out:
 	if (pid > 0) {
 		test_step(t, "kill the staller");
-		if (kill(pid, SIGKILL) || !reap(pid, 20, &status))
+		if (kill(pid, SIGKILL) || !test_reap(pid, 20, &status))
 			rc = test_fail(t, "staller not killed/reaped: %s",
 				       strerror(errno));
 	}
