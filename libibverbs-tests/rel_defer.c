@@ -405,20 +405,25 @@ static int modify_state(struct test_ctx *t, struct ibv_qp *qp,
 	return TEST_PASS;
 }
 
-/* SQD -> RTS is refused while the send queue drains: retry for 10 s. */
-static int modify_sqd_to_rts(struct test_ctx *t, struct ibv_qp *qp)
+/*
+ * Leaving SQD, or changing attributes in it, is refused while the send queue
+ * drains: retry on EINVAL for 10 s.
+ */
+static int modify_sqd(struct test_ctx *t, struct ibv_qp *qp,
+		      enum ibv_qp_state st, int extra_mask, uint8_t rd_atomic)
 {
-	struct ibv_qp_attr attr = { .qp_state = IBV_QPS_RTS };
+	struct ibv_qp_attr attr = { .qp_state = st,
+				    .max_dest_rd_atomic = rd_atomic };
 	double deadline = test_now_s() + 10;
 	int err;
 
 	for (;;) {
-		err = ibv_modify_qp(qp, &attr, IBV_QP_STATE);
+		err = ibv_modify_qp(qp, &attr, IBV_QP_STATE | extra_mask);
 		if (!err)
 			return TEST_PASS;
 		if (err != EINVAL || test_now_s() > deadline)
-			return test_fail(t, "ibv_modify_qp(SQD -> RTS): %s",
-					 strerror(err));
+			return test_fail(t, "ibv_modify_qp(SQD -> state %d, mask 0x%x): %s",
+					 (int)st, extra_mask, strerror(err));
 		test_sleep_us(10000);
 	}
 }
@@ -442,10 +447,10 @@ static int test_sqd_resp_pending(struct test_ctx *t)
 	test_step(t, "responder QP: RTS -> SQD, max_dest_rd_atomic 2, SQD -> RTS");
 	rc = modify_state(t, s.r.qp[1], IBV_QPS_SQD, 0, 0);
 	if (rc == TEST_PASS)
-		rc = modify_state(t, s.r.qp[1], IBV_QPS_SQD,
-				  IBV_QP_MAX_DEST_RD_ATOMIC, 2);
+		rc = modify_sqd(t, s.r.qp[1], IBV_QPS_SQD,
+				IBV_QP_MAX_DEST_RD_ATOMIC, 2);
 	if (rc == TEST_PASS)
-		rc = modify_sqd_to_rts(t, s.r.qp[1]);
+		rc = modify_sqd(t, s.r.qp[1], IBV_QPS_RTS, 0, 0);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "answer the fault");
