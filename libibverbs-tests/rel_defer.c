@@ -170,26 +170,14 @@ static int stall_start(struct test_ctx *t, struct stall *s, enum where w,
 	int err;
 
 	switch (w) {
-	case W_RESP:
-		sge.addr = (uintptr_t)p;
-		sge.lkey = s->pmr->lkey;
-		wr.opcode = IBV_WR_RDMA_WRITE;
-		wr.wr.rdma.remote_addr = (uintptr_t)u;
-		wr.wr.rdma.rkey = s->umr->rkey;
-		break;
-	case W_REQ:
-		sge.addr = (uintptr_t)u;
-		sge.lkey = s->umr->lkey;
-		wr.opcode = IBV_WR_RDMA_WRITE;
-		wr.wr.rdma.remote_addr = (uintptr_t)p;
-		wr.wr.rdma.rkey = s->pmr->rkey;
-		break;
-	case W_COMP:
-		sge.addr = (uintptr_t)u;
-		sge.lkey = s->umr->lkey;
-		wr.opcode = IBV_WR_RDMA_READ;
-		wr.wr.rdma.remote_addr = (uintptr_t)p;
-		wr.wr.rdma.rkey = s->pmr->rkey;
+	case W_RESP:	/* pinned -> uffd page: the responder faults */
+	case W_REQ:	/* uffd page -> pinned: the requester faults */
+	case W_COMP:	/* READ pinned -> uffd page: the completer faults */
+		sge.addr = (uintptr_t)(w == W_RESP ? p : u);
+		sge.lkey = (w == W_RESP ? s->pmr : s->umr)->lkey;
+		wr.opcode = w == W_COMP ? IBV_WR_RDMA_READ : IBV_WR_RDMA_WRITE;
+		wr.wr.rdma.remote_addr = (uintptr_t)(w == W_RESP ? u : p);
+		wr.wr.rdma.rkey = (w == W_RESP ? s->umr : s->pmr)->rkey;
 		break;
 	case W_UD:
 		err = rdma_post_recv(t, s->r.qp[1], p, (uint32_t)s->psz,
@@ -392,22 +380,9 @@ static int test_destroy_ah_ud(struct test_ctx *t)
 /* ------------------------------------------------------------------ */
 /* A QP through SQD keeps its responder's pending fault                 */
 
-static int modify_state(struct test_ctx *t, struct ibv_qp *qp,
-			enum ibv_qp_state st, int extra_mask, uint8_t rd_atomic)
-{
-	struct ibv_qp_attr attr = { .qp_state = st,
-				    .max_dest_rd_atomic = rd_atomic };
-	int err = ibv_modify_qp(qp, &attr, IBV_QP_STATE | extra_mask);
-
-	if (err)
-		return test_fail(t, "ibv_modify_qp(state %d, mask 0x%x): %s",
-				 (int)st, extra_mask, strerror(err));
-	return TEST_PASS;
-}
-
 /*
- * Leaving SQD, or changing attributes in it, is refused while the send queue
- * drains: retry on EINVAL for 10 s.
+ * Move to SQD, change attributes in it or leave it; leaving or changing is
+ * refused while the send queue drains: retry on EINVAL for 10 s.
  */
 static int modify_sqd(struct test_ctx *t, struct ibv_qp *qp,
 		      enum ibv_qp_state st, int extra_mask, uint8_t rd_atomic)
@@ -422,7 +397,7 @@ static int modify_sqd(struct test_ctx *t, struct ibv_qp *qp,
 		if (!err)
 			return TEST_PASS;
 		if (err != EINVAL || test_now_s() > deadline)
-			return test_fail(t, "ibv_modify_qp(SQD -> state %d, mask 0x%x): %s",
+			return test_fail(t, "ibv_modify_qp(state %d, mask 0x%x): %s",
 					 (int)st, extra_mask, strerror(err));
 		test_sleep_us(10000);
 	}
@@ -445,7 +420,7 @@ static int test_sqd_resp_pending(struct test_ctx *t)
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "responder QP: RTS -> SQD, max_dest_rd_atomic 2, SQD -> RTS");
-	rc = modify_state(t, s.r.qp[1], IBV_QPS_SQD, 0, 0);
+	rc = modify_sqd(t, s.r.qp[1], IBV_QPS_SQD, 0, 0);
 	if (rc == TEST_PASS)
 		rc = modify_sqd(t, s.r.qp[1], IBV_QPS_SQD,
 				IBV_QP_MAX_DEST_RD_ATOMIC, 2);
