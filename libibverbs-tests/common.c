@@ -1303,8 +1303,9 @@ int rdma_pair_create(struct test_ctx *t, struct rdma_res *r,
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	if (r->qp_type != IBV_QPT_RC || r->send_ops_flags)
-		return test_fail(t, "rdma_pair_create: plain RC resources only");
+	if ((r->qp_type != IBV_QPT_RC && r->qp_type != IBV_QPT_UD) ||
+	    r->send_ops_flags)
+		return test_fail(t, "rdma_pair_create: plain RC or UD resources only");
 	rc = create_loop_pair(t, r, p->cq, p->qp, NULL);
 	if (rc != TEST_PASS)
 		rc = test_worse(rc, rdma_pair_destroy(t, p));

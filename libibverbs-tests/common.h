@@ -256,7 +256,7 @@ int rdma_setup_2host(struct test_ctx *t, struct rdma_res *a,
 /* Reverse-order teardown; NULL members are skipped. */
 int rdma_teardown(struct test_ctx *t, struct rdma_res *r);
 
-/* One more loopback-connected RC QP pair on r's device and PD. */
+/* One more loopback-connected QP pair (RC or UD, as r) on r's device and PD. */
 struct rdma_pair {
 	struct ibv_cq *cq[2];
 	struct ibv_qp *qp[2];
