@@ -5,7 +5,8 @@
 SCRIPTS := scripts
 
 .PHONY: all deps rootfs kernel kernel-stock kernel-patched kernel-debug \
-	tests demo check check-guards check-series vm-shell export-patches perf soak clean distclean
+	kernel-upstream tests demo check check-guards check-upstream check-series \
+	vm-shell export-patches perf soak clean distclean
 
 all: demo
 
@@ -24,6 +25,10 @@ kernel-patched: deps
 kernel-debug: deps
 	@$(SCRIPTS)/build-kernel patched debug
 
+# upstream Linux 7.3 (Debian's linux-source-7.3, trixie-backports): the peer
+kernel-upstream: deps
+	@$(SCRIPTS)/build-kernel upstream
+
 kernel: kernel-stock kernel-patched
 
 tests: rootfs
@@ -39,6 +44,11 @@ check: kernel kernel-debug tests
 # fix must fail with its signature (scripts/expect/fixes)
 check-guards: kernel tests
 	@$(SCRIPTS)/check-guards
+
+# upstream Linux 7.3 under the same tests, judged by the fixes it has of its
+# own: its column of the test matrix
+check-upstream: kernel-upstream tests
+	@CHECK_COMMAND="make check-upstream" CHECK_BOOTS=upstream $(SCRIPTS)/check
 
 # long reliability runs on the debug kernel (100 kills per scenario, a
 # ten-minute soak) -> the table in Documentation/reliability.md

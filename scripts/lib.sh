@@ -8,6 +8,11 @@ CACHE=${ODP_UFFD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/odp-uffd}
 ROOTFS=${ODP_UFFD_ROOTFS:-$CACHE/rootfs}
 KVER_WANT=7.2
 SUITE=${ODP_UFFD_SUITE:-sid}
+# The peer the series is measured against: upstream Linux 7.3, with its own
+# hmm_range_fault_unlocked_timeout() (Debian's linux-source-7.3 is in
+# trixie-backports, not in sid).
+UPSTREAM_KVER=7.3
+UPSTREAM_SUITE=${ODP_UFFD_UPSTREAM_SUITE:-trixie-backports}
 
 # The host's Debian mirror, read from its apt configuration at run time
 # (the first "deb" source that is not a security archive); ODP_UFFD_MIRROR
@@ -55,15 +60,16 @@ die() {
 }
 
 # Private apt configuration: the host's sources are never touched.
-# apt_private [deb-src]: binary packages (default) or source packages, each
-# with its own lists.
+# apt_private [deb|deb-src [SUITE]]: binary packages (default) or source
+# packages of $SUITE (default) or another suite, each with its own lists.
 apt_private() {
-	local type=${1:-deb} d=$CACHE/apt
+	local type=${1:-deb} suite=${2:-$SUITE} d=$CACHE/apt
 	[ "$type" = deb ] || d=$CACHE/apt-src
+	[ "$suite" = "$SUITE" ] || d=$d-$suite
 	[ -n "$MIRROR" ] ||
 		die "no Debian mirror in the host's apt configuration (/etc/apt/sources.list.d/); set ODP_UFFD_MIRROR"
 	mkdir -p "$d/lists/partial" "$d/cache/archives/partial"
-	echo "$type $MIRROR $SUITE main" > "$d/sources.list"
+	echo "$type $MIRROR $suite main" > "$d/sources.list"
 	APT_OPTS=(-o "Dir::Etc::sourcelist=$d/sources.list"
 		  -o "Dir::Etc::sourceparts=/nonexistent"
 		  -o "Dir::State::Lists=$d/lists"

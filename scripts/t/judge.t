@@ -112,6 +112,18 @@ like($out, qr/odp_x\.b passes without copy: it does not guard that fix/, "a guar
 	'ibv-odp_x.tap' => "1..3\nok 1 a\n# step: WRITE: 5 of 9000 bytes differ\nnot ok 2 b\nok 3 c\n" }));
 is($rc, 0, "no-copy kernel: only the copy guard fails, with its signature") or diag $out;
 
+# A kernel not built from the series ("%upstream"): the fixes of its own
+# that scripts/expect/fixes gives it (uffd, not copy).
+($rc, $out) = judge(boot(series => ['%upstream'], files => { %prog, 'ibv-odp_x.exit' => "1\n",
+	'ibv-odp_x.tap' => "1..3\nok 1 a\n# step: WRITE: 5 of 9000 bytes differ\nnot ok 2 b\nok 3 c\n" }));
+is($rc, 0, "upstream: has uffd, lacks copy") or diag $out;
+($rc, $out) = judge(boot(series => ['%upstream'], files => { %prog, 'ibv-odp_x.exit' => "1\n",
+	'ibv-odp_x.tap' => $good }));
+like($out, qr/FAIL: .*odp_x\.c/, "upstream: a test that needs only uffd must pass");
+($rc, $out) = judge(boot(series => ['%nosuch'], files => { %prog, 'ibv-odp_x.exit' => "0\n",
+	'ibv-odp_x.tap' => "1..3\nok 1 a\nok 2 b\nok 3 c\n" }));
+like($out, qr/no "kernel nosuch" rule/, "a kernel without a rule fails");
+
 # Our runner's "# TIMEOUT after N s" after a name is not part of the name.
 ($rc, $out) = judge(boot(series => \@no_copy, files => { %prog, 'ibv-odp_x.exit' => "1\n",
 	'ibv-odp_x.tap' => "1..3\nok 1 a\nnot ok 2 b # TIMEOUT after 9 s in x; 5 of 9 bytes differ\nok 3 c\n" }));
