@@ -126,7 +126,7 @@ void bench_ctx_init(struct bench_ctx *b, const char *dev, int gid_index,
 
 int bench_post_poll(struct test_ctx *t, struct ibv_qp *qp, struct ibv_cq *cq,
 		    struct ibv_send_wr *wr, int timeout_ms,
-		    const struct uffd_handler *watch, struct ibv_wc *wc,
+		    const atomic_bool *abort_flag, struct ibv_wc *wc,
 		    bool *got_wc)
 {
 	uint64_t deadline;
@@ -147,8 +147,10 @@ int bench_post_poll(struct test_ctx *t, struct ibv_qp *qp, struct ibv_cq *cq,
 					 qp->qp_num, n);
 		if (n == 1)
 			break;
-		if (watch && uffd_handler_failed(watch))
-			return uffd_handler_check(t, watch);
+		if (abort_flag &&
+		    atomic_load_explicit(abort_flag, memory_order_acquire))
+			return test_fail(t, "wait abandoned: the uffd handler failed (QP 0x%x)",
+					 qp->qp_num);
 		if (bench_now_ns() > deadline)
 			return test_fail(t, "no completion within %d ms (QP 0x%x)",
 					 timeout_ms, qp->qp_num);

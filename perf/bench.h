@@ -53,11 +53,13 @@ void bench_ctx_init(struct bench_ctx *b, const char *dev, int gid_index,
  * never sleeping, unlike rdma_post_wait(), whose sleeps would quantize the
  * latency) for up to timeout_ms.  *got_wc says whether a completion
  * arrived (then *wc holds it).  Returns TEST_PASS on IBV_WC_SUCCESS with the
- * posted wr_id, TEST_FAIL with a message otherwise.
+ * posted wr_id, TEST_FAIL with a message otherwise.  If abort_flag is
+ * non-NULL the wait is abandoned (TEST_FAIL) once it reads true: the
+ * caller's uffd handler failed and no completion will come.
  */
 int bench_post_poll(struct test_ctx *t, struct ibv_qp *qp, struct ibv_cq *cq,
 		    struct ibv_send_wr *wr, int timeout_ms,
-		    const struct uffd_handler *watch, struct ibv_wc *wc,
+		    const atomic_bool *abort_flag, struct ibv_wc *wc,
 		    bool *got_wc);
 
 /* Parse a decimal in [min, max]; false with a message on stderr. */
