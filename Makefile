@@ -6,7 +6,7 @@ SCRIPTS := scripts
 
 .PHONY: all deps rootfs kernel kernel-stock kernel-patched kernel-debug \
 	kernel-upstream tests demo check check-guards check-upstream check-series \
-	vm-shell export-patches perf soak clean distclean
+	vm-shell export-patches perf perf-perftest soak clean distclean
 
 all: demo
 
@@ -59,11 +59,17 @@ soak: kernel-debug tests
 check-series: deps
 	@$(SCRIPTS)/check-series
 
-# benchmarks on stock/restart/patched kernels -> Documentation/performance.md
-# (restart: the series without perf/restart-kernel's patches)
-perf: kernel rootfs
+# benchmarks on stock/restart/patched/upstream kernels, PERF_BOOTS boots
+# each in alternation -> Documentation/performance.md (restart: the series
+# without perf/restart-kernel's patches; about 25 minutes, see scripts/perf)
+perf: kernel kernel-upstream rootfs
 	@$(SCRIPTS)/build-kernel restart
 	@$(SCRIPTS)/perf
+
+# perftest on stock/patched, 3 boots x PERFTEST_REPS=5 (hours)
+# -> Documentation/performance-perftest.md
+perf-perftest: kernel rootfs
+	@$(SCRIPTS)/perf --perftest
 
 vm-shell: kernel-patched tests
 	@$(SCRIPTS)/vm-run --kernel patched --interactive

@@ -41,9 +41,9 @@
  *
  * Output (-o, long-form CSV of bench.h): per op "latency" (us), and for
  * uffd variants "to_handler", "handler", "to_completion" (us), rep = the
- * round (warm-up rounds excluded, counted from 0); per variant
- * "uffd_faults"; one row variant "meta": "seed", "warmup_rounds",
- * "rounds".  A summary (median, p90, p99) goes to stdout.  A variant the
+ * round (warm-up rounds excluded, counted from 0); per uffd variant
+ * "uffd_faults" (pages faulted, warm-up included); rows of variant "meta":
+ * "seed" (the exact seed in the unit column), "warmup_rounds", "rounds".  A summary (median, p90, p99) goes to stdout.  A variant the
  * kernel cannot run gets a "failed" row; no timing is ever asserted.
  */
 #include "bench.h"
@@ -666,6 +666,7 @@ static int run_all(const struct fl_cfg *cfg, struct bench_csv *csv)
 	size_t order[NVAR], nrun = 0, psz = u.psz, i, len;
 	unsigned long round, rounds = cfg->warmup + cfg->ops;
 	uint64_t rng = cfg->seed ? cfg->seed : 1;
+	char seed_str[24];
 	int rc, err = 0;
 
 	bench_ctx_init(&main_ctx, cfg->dev, cfg->gid_index, cfg->verbose,
@@ -727,7 +728,8 @@ static int run_all(const struct fl_cfg *cfg, struct bench_csv *csv)
 	}
 	printf("# seed %" PRIu64 "; %lu warm-up rounds discarded, then %lu rounds; %zu variants\n",
 	       cfg->seed, cfg->warmup, cfg->ops, nrun);
-	bench_csv_row(csv, "meta", 1, 0, "seed", (double)cfg->seed, "seed");
+	snprintf(seed_str, sizeof(seed_str), "%" PRIu64, cfg->seed);	/* exact */
+	bench_csv_row(csv, "meta", 1, 0, "seed", (double)cfg->seed, seed_str);
 	bench_csv_row(csv, "meta", 1, 0, "warmup_rounds", (double)cfg->warmup, "rounds");
 	bench_csv_row(csv, "meta", 1, 0, "rounds", (double)cfg->ops, "rounds");
 	for (round = 0; round < rounds && nrun; round++) {
