@@ -61,12 +61,12 @@ check-series: deps
 
 # benchmarks on stock/restart/patched/upstream kernels, PERF_BOOTS boots
 # each in alternation -> Documentation/performance.md (restart: the series
-# without perf/restart-kernel's patches; about 25 minutes, see scripts/perf)
+# without perf/restart-kernel's patches; about 27 minutes, see scripts/perf)
 perf: kernel kernel-upstream rootfs
 	@$(SCRIPTS)/build-kernel restart
 	@$(SCRIPTS)/perf
 
-# perftest on stock/patched, 3 boots x PERFTEST_REPS=5 (hours)
+# perftest on stock/patched, 3 boots x PERFTEST_REPS=5 (about 3 hours)
 # -> Documentation/performance-perftest.md
 perf-perftest: kernel rootfs
 	@$(SCRIPTS)/perf --perftest
