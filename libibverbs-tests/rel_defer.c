@@ -27,6 +27,12 @@
  *   kill_*_holder  SIGKILL the process while another process holds its uffd
  *                  and never answers: it is reaped and its RDMA resources
  *                  are released while the holder still holds the uffd
+ *   link_delete_kill
+ *                  rdma link delete of a device of the test's own (rxe over
+ *                  a veth) while a responder fault is pending and another
+ *                  process holds the uffd: rxe has no disassociate, so the
+ *                  removal waits for the process; it ends once the process
+ *                  is killed
  *   destroy_qp_flood
  *                  (no fault) a UD QP that two other QPs keep sending to is
  *                  destroyed, 200 times: each destroy returns within
@@ -880,6 +886,194 @@ static int test_isolation(struct test_ctx *t)
 	return test_worse(rc, victim_teardown(t, &v));
 }
 
+/* ------------------------------------------------------------------ */
+/* Device removal with a fault pending                                  */
+
+/*
+ * A device of its own for the test, so that removing it touches no other
+ * test's: rxe over one end of a veth pair with an address of its own (a
+ * packet to that address loops back inside rxe).
+ */
+#define LINK_NETDEV	"odpuffd0"
+#define LINK_PEER	"odpuffd1"
+#define LINK_DEV	"rxeodp"
+#define LINK_IP		"10.251.0.1"
+#define LINK_WAIT_S	1
+
+/* Run a command to its end; TEST_FAIL unless it exits 0. */
+static int run_cmd(struct test_ctx *t, char *const argv[])
+{
+	int status;
+	pid_t pid;
+
+	pid = fork();
+	if (pid < 0)
+		return test_fail(t, "fork(%s): %s", argv[0], strerror(errno));
+	if (pid == 0) {
+		execvp(argv[0], argv);
+		_exit(127);
+	}
+	if (!test_reap(pid, 30, &status))
+		return test_fail(t, "%s %s did not finish within 30 s", argv[0],
+				 argv[1]);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return test_fail(t, "%s %s %s: exit status %d%s", argv[0], argv[1],
+				 argv[2] ? argv[2] : "", WIFEXITED(status) ?
+				 WEXITSTATUS(status) : -1,
+				 WIFEXITED(status) && WEXITSTATUS(status) == 127 ?
+				 " (not found?)" : "");
+	return TEST_PASS;
+}
+
+/* The index of the IPv4-mapped GID of LINK_IP on LINK_DEV, once it exists. */
+static int link_gid_index(struct test_ctx *t, int *idx)
+{
+	union ibv_gid want = { .raw = { [10] = 0xff, [11] = 0xff,
+					[12] = 10, [13] = 251, [14] = 0, [15] = 1 } };
+	double deadline = test_now_s() + 10;
+	struct ibv_device **list;
+	struct ibv_context *ctx;
+	struct ibv_port_attr pa;
+	union ibv_gid gid;
+	int num, i, g;
+
+	do {
+		list = ibv_get_device_list(&num);
+		if (!list)
+			return test_fail(t, "ibv_get_device_list: %s", strerror(errno));
+		for (i = 0; i < num; i++)
+			if (!strcmp(ibv_get_device_name(list[i]), LINK_DEV))
+				break;
+		ctx = i < num ? ibv_open_device(list[i]) : NULL;
+		ibv_free_device_list(list);
+		if (ctx) {
+			if (ibv_query_port(ctx, 1, &pa))
+				pa.gid_tbl_len = 0;
+			for (g = 0; g < pa.gid_tbl_len; g++) {
+				if (!ibv_query_gid(ctx, 1, g, &gid) &&
+				    !memcmp(&gid, &want, sizeof(gid))) {
+					*idx = g;
+					ibv_close_device(ctx);
+					return TEST_PASS;
+				}
+			}
+			ibv_close_device(ctx);
+		}
+		test_sleep_us(100000);
+	} while (test_now_s() < deadline);
+	return test_fail(t, "%s has no GID for %s within 10 s", LINK_DEV, LINK_IP);
+}
+
+static int link_setup(struct test_ctx *t, int *gid_index)
+{
+	char *const add[] = { "ip", "link", "add", LINK_NETDEV, "type", "veth",
+			      "peer", "name", LINK_PEER, NULL };
+	char *const addr[] = { "ip", "addr", "add", LINK_IP "/24", "dev",
+			       LINK_NETDEV, NULL };
+	char *const up0[] = { "ip", "link", "set", LINK_NETDEV, "up", NULL };
+	char *const up1[] = { "ip", "link", "set", LINK_PEER, "up", NULL };
+	char *const rxe[] = { "rdma", "link", "add", LINK_DEV, "type", "rxe",
+			      "netdev", LINK_NETDEV, NULL };
+	char *const *steps[] = { add, addr, up0, up1, rxe };
+	size_t i;
+	int rc;
+
+	test_step(t, "a device of its own: %s over veth %s (%s)", LINK_DEV,
+		  LINK_NETDEV, LINK_IP);
+	for (i = 0; i < ARRAY_SIZE(steps); i++) {
+		rc = run_cmd(t, steps[i]);
+		if (rc != TEST_PASS)
+			return rc;
+	}
+	return link_gid_index(t, gid_index);
+}
+
+/* Remove what link_setup() made; the rxe device goes with its netdev. */
+static int link_teardown(struct test_ctx *t)
+{
+	char *const del[] = { "ip", "link", "del", LINK_NETDEV, NULL };
+
+	return run_cmd(t, del);
+}
+
+/*
+ * rxe has no disassociate_ucontext: removing the device waits until every
+ * process has closed its uverbs file (design.md).  With a responder fault
+ * pending and the uffd held by another process that never answers, the
+ * removal must end once the process is killed.
+ */
+static int test_link_delete_kill(struct test_ctx *t)
+{
+	char *const del[] = { "rdma", "link", "delete", LINK_DEV, NULL };
+	struct test_opts opts = *t->opts;
+	struct test_ctx lt = *t;
+	struct stalled st = { .pid = -1, .holder = -1, .fd = -1 };
+	double t0;
+	pid_t pid = -1;
+	int rc, status;
+
+	rc = link_setup(t, &opts.gid_index);
+	if (rc != TEST_PASS)
+		goto out;
+	opts.dev = LINK_DEV;
+	lt.opts = &opts;
+	rc = stalled_start(&lt, &st, W_RESP, 1);
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "rdma link delete %s with the responder's fault pending",
+		  LINK_DEV);
+	pid = fork();
+	if (pid < 0) {
+		rc = test_fail(t, "fork(rdma link delete): %s", strerror(errno));
+		goto out;
+	}
+	if (pid == 0) {
+		execvp(del[0], del);
+		_exit(127);
+	}
+	if (test_reap(pid, LINK_WAIT_S, &status)) {
+		pid = -1;
+		tap_diag("rdma link delete returned at once (status %d)", status);
+	} else {
+		tap_diag("rdma link delete waits for the process's uverbs file, as rxe has no disassociate");
+	}
+	test_step(t, "SIGKILL the stalling process (its uffd stays held)");
+	t0 = test_now_s();
+	if (kill(st.pid, SIGKILL)) {
+		rc = test_fail(t, "kill(SIGKILL): %s", strerror(errno));
+		goto out;
+	}
+	if (!test_reap(st.pid, RELEASE_BOUND_S, &status)) {
+		rc = test_fail(t, "not reaped %d s after SIGKILL while another process holds its uffd",
+			       RELEASE_BOUND_S);
+		goto out;
+	}
+	st.pid = -1;
+	if (pid > 0) {
+		if (!test_reap(pid, RELEASE_BOUND_S, &status)) {
+			rc = test_fail(t, "rdma link delete still waits %d s after the SIGKILL: the killed process's device file was not released",
+				       RELEASE_BOUND_S);
+			goto out;
+		}
+		pid = -1;
+		if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+			rc = test_fail(t, "rdma link delete %s: exit status %d",
+				       LINK_DEV, WIFEXITED(status) ?
+				       WEXITSTATUS(status) : -1);
+			goto out;
+		}
+		tap_diag("rdma link delete returned %.2f s after the SIGKILL",
+			 test_now_s() - t0);
+	}
+out:
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		test_reap(pid, RELEASE_BOUND_S, &status);
+	}
+	stalled_cleanup(&st);
+	return test_worse(rc, link_teardown(t));
+}
+
 static const enum where at_resp = W_RESP, at_req = W_REQ, at_comp = W_COMP,
 	at_ud = W_UD, at_apf = W_APF, at_spf = W_SPF;
 
@@ -926,6 +1120,9 @@ static const struct test_case tests[] = {
 	{ .name = "destroy_qp_flood", .fn = test_destroy_qp_flood,
 	  .desc = "ibv_destroy_qp of a UD QP other QPs keep sending to: returns",
 	  .timeout_s = 600 },
+	{ .name = "link_delete_kill", .fn = test_link_delete_kill,
+	  .desc = "rdma link delete with a responder fault pending, uffd held elsewhere: ends after SIGKILL",
+	  .needs = NEEDS },
 	{ .name = "sqd_resp_pending", .fn = test_sqd_resp_pending,
 	  .desc = "responder QP through SQD keeps its pending fault: WRITE completes", .needs = NEEDS },
 };
