@@ -856,6 +856,12 @@ static int delay_sweep(struct test_ctx *t, const struct fc_cfg *cfg, bool read,
 			}
 		}
 	}
+	if (rc != TEST_PASS && res->status == FC_NO_RESULT &&
+	    atomic_load_explicit(&d.u.failed, memory_order_acquire)) {
+		res->status = FC_ERROR;
+		set_msg(res->msg, sizeof(res->msg), "uffd handler: %s",
+			d.u.err_msg);
+	}
 	return test_worse(rc, delay_teardown(t, &d));
 }
 
@@ -877,11 +883,7 @@ static void child_status(struct bench_ctx *b, int rc, enum fc_status *status,
 
 /* --------------------------------------------------------- forked runs */
 
-/*
- * Run fn(arg) in a forked child that writes *res (size bytes, MAP_SHARED)
- * and is killed after cfg->cap_s.  *why is set when the child did not end
- * on its own.  Returns 0, or -1 on an error of the benchmark.
- */
+/* One forked run: a conc case (q, h) or a delay sweep; res is MAP_SHARED. */
 struct fc_job {
 	const struct fc_cfg *cfg;
 	enum fc_part part;
@@ -912,6 +914,12 @@ static void job_child(const struct fc_job *j)
 	_exit(0);
 }
 
+/*
+ * Run job j in a forked child that fills j->res (size bytes) and is killed
+ * after cfg->cap_s (its own alarm, then SIGKILL).  why is set when the
+ * child did not end on its own.  Returns 0, or -1 on an error of the
+ * benchmark.
+ */
 static int run_job(const struct fc_job *j, size_t size, char *why,
 		   size_t why_size)
 {
@@ -1101,7 +1109,7 @@ static void usage(FILE *f, const char *prog)
 	fprintf(f,
 		"usage: %s [-d dev] [-g gid_index] [-o csv] [-P pages] [-D depth] [-r reps]\n"
 		"          [-R delay_reps] [-C cap_s] [-s seed] [-t conc|delay_write|delay_read]... [-v]\n"
-		"  -P pages    pages each QP writes in a conc run (default 48)\n"
+		"  -P pages    pages each QP writes in a conc run (default 64)\n"
 		"  -D depth    RDMA WRITEs outstanding per QP (default 4, at most %d)\n"
 		"  -r reps     runs of every (Q, H) case (default 1)\n"
 		"  -R reps     ops per handler delay (default 5, at most %d)\n"
@@ -1202,7 +1210,7 @@ int main(int argc, char **argv)
 	struct fc_cfg cfg = {
 		.dev = TEST_DEFAULT_DEV,
 		.gid_index = TEST_DEFAULT_GID_INDEX,
-		.pages = 48,
+		.pages = 64,
 		.depth = 4,
 		.reps = 1,
 		.dreps = 5,
