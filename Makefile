@@ -61,7 +61,7 @@ check-series: deps
 
 # benchmarks on stock/restart/patched/upstream kernels, PERF_BOOTS boots
 # each in alternation -> Documentation/performance.md (restart: the series
-# without perf/restart-kernel's patches; about 27 minutes, see scripts/perf)
+# without perf/restart-kernel's patches; about 35 minutes, see scripts/perf)
 perf: kernel kernel-upstream rootfs
 	@$(SCRIPTS)/build-kernel restart
 	@$(SCRIPTS)/perf
