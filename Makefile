@@ -59,10 +59,12 @@ soak: kernel-debug tests
 check-series: deps
 	@$(SCRIPTS)/check-series
 
-# benchmarks on stock/restart/patched/upstream kernels, PERF_BOOTS boots
-# each in alternation -> Documentation/performance.md (restart: the series
-# without perf/restart-kernel's patches; about 37 minutes, see scripts/perf)
-perf: kernel kernel-upstream rootfs
+# benchmarks on stock/v1/restart/patched/upstream kernels, PERF_BOOTS boots
+# each in alternation -> Documentation/performance.md (v1: the series before
+# the fault thread, perf/v1-kernel; restart: the series without
+# perf/restart-kernel's patches; see scripts/perf for the time it takes)
+perf: kernel kernel-upstream tests
+	@$(SCRIPTS)/build-kernel v1
 	@$(SCRIPTS)/build-kernel restart
 	@$(SCRIPTS)/perf
 

@@ -20,7 +20,11 @@
  *   isolation_*    another process's RDMA WRITEs on the same device complete
  *                  while the stalling process has DEFER_STALLS (4096) faults
  *                  pending in that context; after it is killed its
- *                  resources are released
+ *                  resources are released.  The same WRITEs run once before
+ *                  the staller starts (unloaded); with ISOLATION_CSV=FILE in
+ *                  the environment every WRITE's latency, unloaded and
+ *                  loaded, is appended to FILE in perf/'s CSV format (make
+ *                  perf reports them; no test judges a timing)
  *   dereg_*, destroy_qp_*, destroy_ah_ud
  *                  the teardown returns within TEARDOWN_BOUND_S although the
  *                  fault stays pending
@@ -810,14 +814,53 @@ static int victim_setup(struct test_ctx *t, struct victim *v)
 	return rc;
 }
 
+/* The latencies of one victim_traffic() pass, for ISOLATION_CSV. */
+struct victim_lat {
+	const char *phase;		/* "unloaded", "loaded" */
+	double s[VICTIM_WRITES];
+	size_t n;			/* WRITEs that completed */
+	bool timed_out;			/* a WRITE missed VICTIM_BOUND_MS */
+};
+
+/*
+ * Append lat's rows to $ISOLATION_CSV (perf/bench.h's long form:
+ * benchmark,variant,n,rep,metric,value,unit; the file has its header).
+ */
+static int victim_lat_csv(struct test_ctx *t, const char *variant,
+			  size_t nstalls, const struct victim_lat *lat)
+{
+	const char *path = getenv("ISOLATION_CSV");
+	size_t i;
+	FILE *f;
+
+	if (!path || !*path)
+		return TEST_PASS;
+	f = fopen(path, "a");
+	if (!f)
+		return test_fail(t, "fopen(%s): %s", path, strerror(errno));
+	for (i = 0; i < lat->n; i++)
+		fprintf(f, "isolation,%s,%zu,%zu,%s,%.9f,s\n", variant, nstalls,
+			i, lat->phase, lat->s[i]);
+	if (lat->timed_out)
+		fprintf(f, "isolation,%s,%zu,%zu,%s_timeout,%d,ms\n", variant,
+			nstalls, lat->n, lat->phase, VICTIM_BOUND_MS);
+	if (fclose(f))
+		return test_fail(t, "writing %s: %s", path, strerror(errno));
+	return TEST_PASS;
+}
+
 /* Its traffic: 4 KiB RDMA WRITEs between the pinned MRs. */
-static int victim_traffic(struct test_ctx *t, struct victim *v)
+static int victim_traffic(struct test_ctx *t, struct victim *v,
+			  struct victim_lat *lat)
 {
 	size_t psz = page_size(), i;
-	double t0, worst = 0;
+	double t0, d, worst = 0;
 	struct ibv_wc wc;
 	int rc = TEST_PASS;
 
+	memset(v->dst, 0, v->len);
+	lat->n = 0;
+	lat->timed_out = false;
 	for (i = 0; i < VICTIM_WRITES && rc == TEST_PASS; i++) {
 		struct ibv_sge sge = { .addr = (uintptr_t)v->src + i * psz,
 				       .length = (uint32_t)psz,
@@ -830,20 +873,25 @@ static int victim_traffic(struct test_ctx *t, struct victim *v)
 				     .rkey = v->dmr->rkey },
 		};
 
-		test_step(t, "another process: 4 KiB RDMA WRITE %zu of %d between pinned MRs",
-			  i + 1, VICTIM_WRITES);
+		test_step(t, "another process, %s: 4 KiB RDMA WRITE %zu of %d between pinned MRs",
+			  lat->phase, i + 1, VICTIM_WRITES);
 		t0 = test_now_s();
 		rc = rdma_post_wait(t, v->r.qp[0], v->r.cq[0], &wr,
 				    VICTIM_BOUND_MS, NULL, &wc);
-		if (test_now_s() - t0 > worst)
-			worst = test_now_s() - t0;
+		d = test_now_s() - t0;
+		if (d > worst)
+			worst = d;
+		if (rc == TEST_PASS)
+			lat->s[lat->n++] = d;
+		else
+			lat->timed_out = d * 1000 >= VICTIM_BOUND_MS;
 	}
 	if (rc == TEST_PASS)
 		rc = pattern_verify(t, v->dst, v->len, SEED_PIN, 0, psz,
 				    "victim target");
 	if (rc == TEST_PASS)
-		tap_diag("%d RDMA WRITEs of another process completed, the slowest in %.3f s",
-			 VICTIM_WRITES, worst);
+		tap_diag("%s: %d RDMA WRITEs of another process completed, the slowest in %.3f s",
+			 lat->phase, VICTIM_WRITES, worst);
 	return rc;
 }
 
@@ -865,9 +913,16 @@ static int victim_teardown(struct test_ctx *t, struct victim *v)
 
 static int test_isolation(struct test_ctx *t)
 {
+	static const char *const variant[] = {
+		[W_RESP] = "resp", [W_REQ] = "req", [W_COMP] = "comp",
+		[W_UD] = "ud", [W_APF] = "apf", [W_SPF] = "spf",
+	};
 	enum where w = *(const enum where *)t->arg;
+	struct victim_lat idle = { .phase = "unloaded" };
+	struct victim_lat busy = { .phase = "loaded" };
 	struct rdma_res_count before;
 	struct victim v = { 0 };
+	size_t n = stall_count();
 	struct stalled st;
 	int rc;
 
@@ -875,11 +930,16 @@ static int test_isolation(struct test_ctx *t)
 	rc = victim_setup(t, &v);
 	if (rc == TEST_PASS)
 		rc = rdma_res_count_get(t, &before);
+	if (rc == TEST_PASS)
+		rc = victim_traffic(t, &v, &idle);
+	rc = test_worse(rc, victim_lat_csv(t, variant[w], n, &idle));
 	if (rc != TEST_PASS)
 		return test_worse(rc, victim_teardown(t, &v));
-	rc = stalled_start(t, &st, w, stall_count());
-	if (rc == TEST_PASS)
-		rc = victim_traffic(t, &v);
+	rc = stalled_start(t, &st, w, n);
+	if (rc == TEST_PASS) {
+		rc = victim_traffic(t, &v, &busy);
+		rc = test_worse(rc, victim_lat_csv(t, variant[w], n, &busy));
+	}
 	if (st.pid > 0)
 		rc = test_worse(rc, stalled_kill(t, &st, &before));
 	stalled_cleanup(&st);

@@ -24,9 +24,14 @@
  *                    (a FUSE request the server has read is waited for, as
  *                    the owner's own access would be)
  *
- * FUSE_SYNC_READ=1 in the environment answers INIT without FUSE_ASYNC_READ:
- * the READ is then sent by the faulting context itself (design.md, "Limits":
- * the device path then waits for the server).
+ *   fuse_sync_read_held
+ *                    fuse_read_held with a server that answers INIT without
+ *                    FUSE_ASYNC_READ, so that the READ is sent by the task
+ *                    that faults, which waits for the answer with the
+ *                    owner's mmap lock held: it must be the context's fault
+ *                    thread (rxe_odp/<tgid>), never a shared rxe_wq worker;
+ *                    the check comes before anything that needs the mmap
+ *                    lock, so that a kernel without it fails, not hangs
  *
  * Needs root (mount) and CONFIG_FUSE_FS.
  */
@@ -69,7 +74,16 @@
 struct held_read {
 	uint64_t unique, offset;
 	uint32_t size;
+	uint32_t pid;		/* the task that sent the READ */
 };
+
+/* A test's variant (test_case.arg). */
+struct read_mode {
+	bool sync_read;		/* INIT without FUSE_ASYNC_READ */
+};
+
+static const struct read_mode async_read = { .sync_read = false };
+static const struct read_mode sync_read = { .sync_read = true };
 
 struct fuse_srv {
 	int fd, stopfd;
@@ -77,6 +91,7 @@ struct fuse_srv {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	bool hold;			/* under lock */
+	bool sync_read;			/* INIT without FUSE_ASYNC_READ */
 	struct held_read held[MAX_HELD];
 	unsigned int nheld;		/* under lock */
 	atomic_uint reads;		/* READ requests seen */
@@ -84,6 +99,7 @@ struct fuse_srv {
 	const char *failed;		/* what failed in the server, and errno */
 	int err;
 	uint8_t *buf;
+	uint8_t *image;			/* the file's bytes */
 };
 
 static int srv_reply(struct fuse_srv *s, uint64_t unique, int error,
@@ -120,22 +136,18 @@ static void srv_attr(const struct fuse_srv *s, uint64_t nodeid,
 	}
 }
 
-/* Answer a READ with the file's bytes (the part inside the file). */
+/*
+ * Answer a READ with the file's bytes (the part inside the file), from the
+ * file's image: no allocation, since while a READ is held by a kernel that
+ * sends it with the mmap lock held, allocating may wait for that lock.
+ */
 static int srv_read_reply(struct fuse_srv *s, const struct held_read *r)
 {
 	size_t n = 0;
-	uint8_t *data;
-	int err;
 
 	if (r->offset < s->size)
 		n = s->size - r->offset < r->size ? s->size - r->offset : r->size;
-	data = malloc(n ? n : 1);
-	if (!data)
-		return -ENOMEM;
-	pattern_fill(data, n, SEED_FUSE, r->offset, s->psz);
-	err = srv_reply(s, r->unique, 0, data, n);
-	free(data);
-	return err;
+	return srv_reply(s, r->unique, 0, n ? s->image + r->offset : NULL, n);
 }
 
 static int srv_handle(struct fuse_srv *s, const struct fuse_in_header *ih,
@@ -149,7 +161,7 @@ static int srv_handle(struct fuse_srv *s, const struct fuse_in_header *ih,
 			.minor = in->minor < FUSE_KERNEL_MINOR_VERSION ?
 				in->minor : FUSE_KERNEL_MINOR_VERSION,
 			.max_readahead = in->max_readahead,
-			.flags = getenv("FUSE_SYNC_READ") ? 0 : FUSE_ASYNC_READ,
+			.flags = s->sync_read ? 0 : FUSE_ASYNC_READ,
 			.max_background = 16, .congestion_threshold = 12,
 			.max_write = 65536, .time_gran = 1,
 		};
@@ -180,7 +192,8 @@ static int srv_handle(struct fuse_srv *s, const struct fuse_in_header *ih,
 	case FUSE_READ: {
 		const struct fuse_read_in *in = arg;
 		struct held_read r = { .unique = ih->unique,
-				       .offset = in->offset, .size = in->size };
+				       .offset = in->offset, .size = in->size,
+				       .pid = ih->pid };
 		bool hold;
 
 		pthread_mutex_lock(&s->lock);
@@ -247,7 +260,8 @@ static void *srv_thread(void *arg)
 	}
 }
 
-static int srv_start(struct test_ctx *t, struct fuse_srv *s, bool hold)
+static int srv_start(struct test_ctx *t, struct fuse_srv *s, bool hold,
+		     bool sync_read)
 {
 	char opts[128];
 	int err;
@@ -257,13 +271,16 @@ static int srv_start(struct test_ctx *t, struct fuse_srv *s, bool hold)
 	s->psz = page_size();
 	s->size = FUSE_FILE_PAGES * s->psz;
 	s->hold = hold;
+	s->sync_read = sync_read;
 	atomic_init(&s->reads, 0);
 	err = pthread_mutex_init(&s->lock, NULL);
 	if (err)
 		return test_fail(t, "pthread_mutex_init: %s", strerror(err));
 	s->buf = malloc(65536 + 4096);
-	if (!s->buf)
-		return test_fail(t, "malloc(FUSE buffer): %s", strerror(errno));
+	s->image = malloc(s->size);
+	if (!s->buf || !s->image)
+		return test_fail(t, "malloc(FUSE buffers): %s", strerror(errno));
+	pattern_fill(s->image, s->size, SEED_FUSE, 0, s->psz);
 	test_step(t, "FUSE server on %s", FUSE_MNT);
 	s->fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
 	if (s->fd < 0)
@@ -358,6 +375,7 @@ static int srv_stop(struct test_ctx *t, struct fuse_srv *s)
 	if (s->stopfd >= 0)
 		close(s->stopfd);
 	free(s->buf);
+	free(s->image);
 	pthread_mutex_destroy(&s->lock);
 	return rc;
 }
@@ -570,20 +588,57 @@ static int no_spin(struct test_ctx *t, pid_t tgid)
 	return TEST_PASS;
 }
 
+/*
+ * The held READ was sent by the fault thread of process tgid's context.  A
+ * READ sent by anybody else (a shared rxe_wq worker) waits for the server
+ * with the owner's mmap lock held: it is answered at once, and nothing before
+ * touches this process's address space (no allocation).
+ */
+static int sent_by_fault_thread(struct test_ctx *t, struct fuse_srv *s,
+				pid_t tgid)
+{
+	char path[64], want[32], comm[32] = "?";
+	uint32_t pid;
+	ssize_t n;
+	int fd;
+
+	pthread_mutex_lock(&s->lock);
+	pid = s->nheld ? s->held[0].pid : 0;
+	pthread_mutex_unlock(&s->lock);
+	snprintf(want, sizeof(want), "rxe_odp/%d", (int)tgid);
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, sizeof(comm) - 1);
+		comm[n > 0 ? n - 1 : 0] = '\0';	/* without the newline */
+		close(fd);
+	}
+	if (!strcmp(comm, want)) {
+		tap_diag("the held READ was sent by the fault thread %s", want);
+		return TEST_PASS;
+	}
+	(void)srv_release(t, s);
+	return test_fail(t, "the FUSE READ was sent by pid %u (%s), not by the fault thread %s: a shared context waits for the FUSE server",
+			 pid, comm, want);
+}
+
 static int test_fuse_read_held(struct test_ctx *t)
 {
+	const struct read_mode *mode = t->arg;
 	struct fuse_srv s;
 	struct reader rd = { .fd = -1 };
 	struct ibv_wc wc;
 	int rc;
 
-	rc = srv_start(t, &s, true);
+	rc = srv_start(t, &s, true, mode->sync_read);
 	if (rc == TEST_PASS)
 		rc = reader_setup(t, &rd);
 	if (rc == TEST_PASS)
 		rc = reader_post(t, &rd, 3);
 	if (rc == TEST_PASS)
 		rc = srv_wait_held(t, &s);
+	if (rc == TEST_PASS && mode->sync_read)
+		rc = sent_by_fault_thread(t, &s, getpid());
 	if (rc == TEST_PASS)
 		rc = other_write(t);
 	if (rc == TEST_PASS)
@@ -628,7 +683,7 @@ static int test_fuse_kill_held(struct test_ctx *t)
 	rc = rdma_res_count_get(t, &before);
 	if (rc != TEST_PASS)
 		return rc;
-	rc = srv_start(t, &s, true);
+	rc = srv_start(t, &s, true, false);
 	if (rc != TEST_PASS)
 		goto out;
 	if (pipe(pfd)) {
@@ -706,7 +761,11 @@ out:
 static const struct test_case tests[] = {
 	{ .name = "fuse_read_held", .fn = test_fuse_read_held,
 	  .desc = "READ from an ODP MR over a FUSE file whose server holds the READ: others' traffic goes on, no spin, data right",
-	  .needs = NEEDS },
+	  .needs = NEEDS, .arg = &async_read },
+	{ .name = "fuse_sync_read_held", .fn = test_fuse_read_held,
+	  .desc = "the same with a server without FUSE_ASYNC_READ: the READ comes from the context's fault thread, not a shared worker",
+	  .needs = NEEDS, .arg = &sync_read,
+	  .sig = "not by the fault thread|no fault thread|no completion within|TIMEOUT after" },
 	{ .name = "fuse_kill_held", .fn = test_fuse_kill_held,
 	  .desc = "SIGKILL while the FUSE server holds the READ: reaped; released once the server answers",
 	  .needs = NEEDS },

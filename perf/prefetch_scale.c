@@ -6,6 +6,13 @@
  *   uffd_missing  N uffd-missing pages; the handler answers each fault with
  *                 one UFFDIO_COPY
  *   ordinary      N fresh, untouched anonymous pages, no uffd
+ *   uffd_inval    uffd_missing while another thread invalidates part of the
+ *                 MR: every INVAL_PERIOD_US it drops INVAL_PAGES pages at a
+ *                 random place of the range's first quarter (MADV_DONTNEED:
+ *                 the pages are missing again, the MR's notifier moves), so
+ *                 the prefetch's walk is invalidated under it and faults
+ *                 pages again; rows "invalidations" (count) and
+ *                 uffd_faults show how often
  *
  * N doubles from -m to -M.  Each run (one N, one repetition) is a forked
  * child with its own device context, mapping and MR, killed after -C
@@ -22,6 +29,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,10 +38,19 @@
 #include <unistd.h>
 
 #define SEED_BG		0x3cu
+/*
+ * One page each period (a 1 ms sleep is a jiffy, 4 ms at HZ=250, in the
+ * guests): a rate the handler refills easily.  With 16 pages each period the
+ * invalidator drops pages faster than uffd faults refill them, and the
+ * patched kernel's synchronous prefetch, which maps the whole SGE at once,
+ * gives up after its 64 tries with EBUSY (Documentation/design.md, Limits).
+ */
+#define INVAL_PAGES	1
+#define INVAL_PERIOD_US	1000
 #define ODP_ACCESS	(IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE | \
 			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 
-enum ps_mem { PS_UFFD, PS_ORDINARY };
+enum ps_mem { PS_UFFD, PS_ORDINARY, PS_UFFD_INVAL };
 
 struct ps_variant {
 	const char *name;
@@ -43,6 +60,7 @@ struct ps_variant {
 static const struct ps_variant variants[] = {
 	{ .name = "uffd_missing", .mem = PS_UFFD },
 	{ .name = "ordinary", .mem = PS_ORDINARY },
+	{ .name = "uffd_inval", .mem = PS_UFFD_INVAL },
 };
 
 struct ps_cfg {
@@ -66,9 +84,39 @@ enum ps_status {
 struct ps_result {
 	enum ps_status status;
 	double seconds;
-	unsigned long faults, copies;
+	unsigned long faults, copies, invalidations;
 	char msg[320];
 };
+
+/* The invalidating thread of uffd_inval. */
+struct inval {
+	uint8_t *p;
+	size_t npages, psz;
+	atomic_bool stop;
+	unsigned long drops;
+	int err;			/* errno of a failed madvise */
+};
+
+static void *inval_thread(void *arg)
+{
+	struct inval *iv = arg;
+	uint64_t rng = 0x9e3779b97f4a7c15ull;
+	size_t span = iv->npages / 4, first;
+
+	if (span < INVAL_PAGES)
+		span = INVAL_PAGES;
+	while (!atomic_load(&iv->stop)) {
+		first = (size_t)test_rng_below(&rng, span - INVAL_PAGES + 1);
+		if (madvise(iv->p + first * iv->psz, INVAL_PAGES * iv->psz,
+			    MADV_DONTNEED)) {
+			iv->err = errno;
+			break;
+		}
+		iv->drops++;
+		test_sleep_us(INVAL_PERIOD_US);
+	}
+	return NULL;
+}
 
 /* Check one byte at each end of every page: each page was installed. */
 static int verify_pages(struct test_ctx *t, const uint8_t *p, size_t n,
@@ -108,6 +156,10 @@ static int measure(struct test_ctx *t, const struct ps_variant *v, size_t n,
 	struct ibv_sge sge;
 	uint8_t *p = NULL;
 	uint64_t t0, t1;
+	bool uffd = v->mem != PS_ORDINARY;
+	struct inval iv = { .npages = n, .psz = psz };
+	pthread_t ivt;
+	bool iv_started = false;
 	int rc, err;
 
 	uffd_handler_init(&h);
@@ -117,7 +169,7 @@ static int measure(struct test_ctx *t, const struct ps_variant *v, size_t n,
 		return rc;
 	test_step(t, "map %zu pages", n);
 	rc = mem_map(t, len, (void **)&p, "prefetch region");
-	if (rc == TEST_PASS && v->mem == PS_UFFD) {
+	if (rc == TEST_PASS && uffd) {
 		test_step(t, "uffd register + handler");
 		rc = uffd_missing_setup(t, &h, p, len, uffd_fill_pattern, &seed);
 	}
@@ -128,11 +180,32 @@ static int measure(struct test_ctx *t, const struct ps_variant *v, size_t n,
 			.addr = (uintptr_t)p, .length = (uint32_t)len,
 			.lkey = mr->lkey,
 		};
+		if (v->mem == PS_UFFD_INVAL) {
+			iv.p = p;
+			atomic_init(&iv.stop, false);
+			err = pthread_create(&ivt, NULL, inval_thread, &iv);
+			if (err)
+				rc = test_fail(t, "pthread_create(invalidator): %s",
+					       strerror(err));
+			iv_started = !err;
+		}
+	}
+	if (rc == TEST_PASS) {
 		test_step(t, "ibv_advise_mr(PREFETCH_WRITE, FLUSH) of %zu pages", n);
 		t0 = bench_now_ns();
 		err = ibv_advise_mr(r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 				    IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1) ? errno : 0;
 		t1 = bench_now_ns();
+		if (iv_started) {
+			atomic_store(&iv.stop, true);
+			if (pthread_join(ivt, NULL))
+				rc = test_fail(t, "pthread_join(invalidator) failed");
+			iv_started = false;
+			res->invalidations = iv.drops;
+			if (iv.err)
+				rc = test_fail(t, "madvise(MADV_DONTNEED) in the invalidator: %s",
+					       strerror(iv.err));
+		}
 		res->seconds = (double)(t1 - t0) / 1e9;
 		res->faults = uffd_faults(&h);
 		if (err) {
@@ -145,7 +218,12 @@ static int measure(struct test_ctx *t, const struct ps_variant *v, size_t n,
 	}
 	if (rc == TEST_PASS) {
 		test_step(t, "verify the %zu pages", n);
-		rc = verify_pages(t, p, n, psz, v->mem == PS_UFFD);
+		/* dropped pages fault again, here from the CPU */
+		rc = verify_pages(t, p, n, psz, uffd);
+	}
+	if (iv_started) {	/* the advise was not reached */
+		atomic_store(&iv.stop, true);
+		pthread_join(ivt, NULL);
 	}
 	res->copies = atomic_load(&h.copies);
 	/* Close the uffd first: nothing may wait for the handler (design.md). */
@@ -256,16 +334,23 @@ static int run_variant(const struct ps_cfg *cfg, const struct ps_variant *v,
 				      res.seconds, "s");
 			bench_csv_row(csv, v->name, n, (unsigned int)rep, "per_page",
 				      res.seconds * 1e6 / (double)n, "us");
-			if (v->mem == PS_UFFD)
+			if (v->mem != PS_ORDINARY)
 				bench_csv_row(csv, v->name, n, (unsigned int)rep,
 					      "uffd_faults", (double)res.faults,
 					      "count");
+			if (v->mem == PS_UFFD_INVAL)
+				bench_csv_row(csv, v->name, n, (unsigned int)rep,
+					      "invalidations",
+					      (double)res.invalidations, "count");
 			printf("%-13s %6lu pages  rep %lu: %10.4f s  %9.2f us/page",
 			       v->name, n, rep, res.seconds,
 			       res.seconds * 1e6 / (double)n);
-			if (v->mem == PS_UFFD)
+			if (v->mem != PS_ORDINARY)
 				printf("  (uffd faults %lu, copies %lu)", res.faults,
 				       res.copies);
+			if (v->mem == PS_UFFD_INVAL)
+				printf("  (%lu invalidations of %d pages)",
+				       res.invalidations, INVAL_PAGES);
 			printf("\n");
 			spent += res.seconds;
 			if (res.seconds > (double)cfg->limit_s) {
@@ -290,7 +375,7 @@ static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
 		"usage: %s [-d dev] [-g gid_index] [-o csv] [-m min_pages] [-M max_pages]\n"
-		"          [-r reps] [-L limit_s] [-C cap_s] [-t uffd_missing|ordinary]... [-v]\n"
+		"          [-r reps] [-L limit_s] [-C cap_s] [-t uffd_missing|ordinary|uffd_inval]... [-v]\n"
 		"  -m, -M      N doubles from min to max pages (default 256, 65536)\n"
 		"  -r reps     runs per N (default 3; fewer once they took -L/3 s together)\n"
 		"  -L seconds  stop growing N after a run longer than this (default 60)\n"
