@@ -85,6 +85,15 @@ kernel_src() { echo "$CACHE/src/$1"; }
 # and the patched tree lets them share ccache hits.
 kernel_out() { echo "$CACHE/src/$1/.build${2:+-$2}"; }
 
+# Checksum of the files of these directories of the checkout.  Programs
+# built into the rootfs use it instead of make's mtimes alone: one rootfs
+# serves several checkouts (a CI clone, the working tree), and an object
+# built from one is newer than the other's older edited source.
+tree_sum() {
+	(cd "$TOP" && find "$@" -type f -print0 | sort -z | xargs -0 sha256sum) |
+		sha256sum | cut -c1-16
+}
+
 # Checksum of patches/series and the patches it names.
 series_sum() {
 	local s=$TOP/patches/series p
