@@ -532,34 +532,46 @@ static double task_cpu_s(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/*
+ * comm of task pid, without its newline, into comm[32]; "?" if unknown.  No
+ * allocation (sent_by_fault_thread() depends on it).
+ */
+static void task_comm(pid_t pid, char comm[32])
+{
+	char path[64];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		n = read(fd, comm, 31);
+		close(fd);
+	}
+	if (n > 0)
+		comm[comm[n - 1] == '\n' ? n - 1 : n] = '\0';
+	else
+		strcpy(comm, "?");
+}
+
 /* The fault thread of the process tgid's user context: "rxe_odp/<tgid>". */
 static pid_t fault_thread(pid_t tgid)
 {
-	char want[32], path[300], comm[32];
+	char want[32], comm[32];
 	struct dirent *de;
 	pid_t found = -1;
-	ssize_t n;
 	DIR *d;
-	int fd;
 
-	snprintf(want, sizeof(want), "rxe_odp/%d\n", (int)tgid);
+	snprintf(want, sizeof(want), "rxe_odp/%d", (int)tgid);
 	d = opendir("/proc");
 	if (!d)
 		return -1;
 	while (found < 0 && (de = readdir(d))) {
 		if (de->d_name[0] < '0' || de->d_name[0] > '9')
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", de->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		n = read(fd, comm, sizeof(comm) - 1);
-		close(fd);
-		if (n > 0) {
-			comm[n] = '\0';
-			if (!strcmp(comm, want))
-				found = (pid_t)atoi(de->d_name);
-		}
+		task_comm((pid_t)atoi(de->d_name), comm);
+		if (!strcmp(comm, want))
+			found = (pid_t)atoi(de->d_name);
 	}
 	closedir(d);
 	return found;
@@ -597,22 +609,14 @@ static int no_spin(struct test_ctx *t, pid_t tgid)
 static int sent_by_fault_thread(struct test_ctx *t, struct fuse_srv *s,
 				pid_t tgid)
 {
-	char path[64], want[32], comm[32] = "?";
+	char want[32], comm[32];
 	uint32_t pid;
-	ssize_t n;
-	int fd;
 
 	pthread_mutex_lock(&s->lock);
 	pid = s->nheld ? s->held[0].pid : 0;
 	pthread_mutex_unlock(&s->lock);
 	snprintf(want, sizeof(want), "rxe_odp/%d", (int)tgid);
-	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0) {
-		n = read(fd, comm, sizeof(comm) - 1);
-		comm[n > 0 ? n - 1 : 0] = '\0';	/* without the newline */
-		close(fd);
-	}
+	task_comm((pid_t)pid, comm);
 	if (!strcmp(comm, want)) {
 		tap_diag("the held READ was sent by the fault thread %s", want);
 		return TEST_PASS;
