@@ -948,10 +948,10 @@ static int check_device(struct test_ctx *t, struct rdma_res *r,
 	if (r->port_attr.state != IBV_PORT_ACTIVE)
 		return test_fail(t, "%s port %u is %s, not ACTIVE", r->dev_name,
 				 r->port_num, ibv_port_state_str(r->port_attr.state));
-	r->mtu = IBV_MTU_1024;
+	r->mtu = req->mtu ? req->mtu : IBV_MTU_1024;
 	if (r->port_attr.active_mtu < r->mtu) {
-		tap_diag("port active MTU %s < 1024, using it",
-			 mtu_str(r->port_attr.active_mtu));
+		tap_diag("port active MTU %s < %s, using it",
+			 mtu_str(r->port_attr.active_mtu), mtu_str(r->mtu));
 		r->mtu = r->port_attr.active_mtu;
 	}
 

@@ -218,6 +218,9 @@ struct rdma_caps_req {
 	/* Non-zero: create the QPs with ibv_create_qp_ex() and these
 	 * IBV_QP_EX_WITH_* flags (qpx[] is then set). */
 	uint64_t send_ops_flags;
+	/* The QPs' path MTU: 0 means IBV_MTU_1024 (so a page is several
+	 * packets); never more than the port's active MTU. */
+	enum ibv_mtu mtu;
 };
 
 #define RDMA_UD_QKEY	0x11111111u
