@@ -553,7 +553,7 @@ static int var_round(const struct fl_cfg *cfg, struct fl_var *fv,
 {
 	size_t gidx = fv->vidx * u->slice_pages + round;
 	uint64_t t0 = 0, t1 = 0, tr, tc;
-	unsigned long m;
+	unsigned long m, tries;
 	double *sp;
 	int rc;
 
@@ -573,16 +573,13 @@ static int var_round(const struct fl_cfg *cfg, struct fl_var *fv,
 	 * (the requester's RNR timer) can complete the op first.  Give the
 	 * handler a second to finish; to_completion is then negative.
 	 */
-	for (m = 0;; m++) {
-		const struct timespec pause = { .tv_nsec = 100 * 1000 };
-
+	for (tries = 0;; tries++) {
 		tr = atomic_load_explicit(&u->t_read[gidx], memory_order_acquire);
 		tc = atomic_load_explicit(&u->t_copied[gidx], memory_order_acquire);
-		if ((tr && tc) || m == 10000)
+		if ((tr && tc) || tries == 10000)
 			break;
-		nanosleep(&pause, NULL);
+		test_sleep_us(100);
 	}
-	m = round - cfg->warmup;
 	if (!tr || !tc) {
 		snprintf(fv->failed, sizeof(fv->failed), "op %lu: no uffd fault", round);
 		return test_fail(&fv->b.t, "%s op %lu completed without a uffd fault on its page",
