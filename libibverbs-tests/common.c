@@ -554,6 +554,7 @@ void uffd_handler_init(struct uffd_handler *h)
 	atomic_init(&h->write_faults, 0);
 	atomic_init(&h->copies, 0);
 	atomic_init(&h->eexist, 0);
+	atomic_init(&h->refuse, false);
 	atomic_init(&h->failed, false);
 }
 
@@ -632,6 +633,13 @@ static bool handler_resolve(struct uffd_handler *h, const struct uffd_msg *msg)
 	atomic_fetch_add(&h->faults, 1);
 	if (msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE)
 		atomic_fetch_add(&h->write_faults, 1);
+	if (atomic_load(&h->refuse)) {
+		handler_error(h, 0, "fault at page %zu (0x%llx, %s) after faults were refused: the device still needed a page",
+			      idx, (unsigned long long)addr,
+			      msg->arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WRITE ?
+			      "write" : "read");
+		return false;
+	}
 	h->fill(h->fill_arg, idx, h->src_page, h->psz);
 
 	/*
@@ -1662,4 +1670,26 @@ bool test_reap(pid_t pid, double timeout_s, int *status)
 		test_sleep_us(10000);
 	}
 	return false;
+}
+
+void uffd_handler_refuse(struct uffd_handler *h)
+{
+	atomic_store(&h->refuse, true);
+}
+
+int uffd_wait_copies(struct test_ctx *t, const struct uffd_handler *h,
+		     unsigned long n, int timeout_ms)
+{
+	double deadline = test_now_s() + timeout_ms / 1000.0;
+
+	while (atomic_load(&h->copies) < n) {
+		if (uffd_handler_failed(h))
+			return uffd_handler_check(t, h);
+		if (test_now_s() > deadline)
+			return test_fail(t, "uffd handler installed %lu pages within %d ms, expected %lu (faults=%lu)",
+					 atomic_load(&h->copies), timeout_ms,
+					 n, uffd_faults(h));
+		test_sleep_us(1000);
+	}
+	return TEST_PASS;
 }

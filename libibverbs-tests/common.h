@@ -178,6 +178,7 @@ struct uffd_handler {
 	atomic_ulong write_faults;	/* ... with UFFD_PAGEFAULT_FLAG_WRITE */
 	atomic_ulong copies;		/* successful UFFDIO_COPY */
 	atomic_ulong eexist;		/* UFFDIO_COPY found the page present */
+	atomic_bool refuse;		/* uffd_handler_refuse(): answer no more */
 	atomic_bool failed;	/* set (release) after err_* are written */
 	int err_errno;
 	char err_msg[192];
@@ -339,6 +340,15 @@ int rdma_res_count_wait(struct test_ctx *t, const struct rdma_res_count *want,
 			double timeout_s, const char *what);
 /* Wait for a count of faults seen by h (async faulting), up to timeout_ms. */
 int uffd_wait_faults(struct test_ctx *t, const struct uffd_handler *h,
+		     unsigned long n, int timeout_ms);
+/*
+ * From now on h answers no fault: the next one fails the handler ("fault at
+ * page N after faults were refused"), which rdma_wait_wc() watching h reports
+ * at once.  For checking that the device needs no further fault.
+ */
+void uffd_handler_refuse(struct uffd_handler *h);
+/* Wait until h installed n pages (UFFDIO_COPY), up to timeout_ms. */
+int uffd_wait_copies(struct test_ctx *t, const struct uffd_handler *h,
 		     unsigned long n, int timeout_ms);
 
 #endif /* LIBIBVERBS_TESTS_COMMON_H */

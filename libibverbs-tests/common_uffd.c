@@ -310,6 +310,17 @@ static bool uffdm_handle(struct uffdm *h, const struct uffd_msg *msg)
 	atomic_fetch_add(&h->faults, 1);
 	if (h->cfg.delay_max_us)
 		uffdm_delay(h);
+	if (h->cfg.before_answer) {
+		char why[128] = "";
+
+		if (!h->cfg.before_answer(h->cfg.before_answer_arg,
+					  (size_t)(addr - base), why,
+					  sizeof(why))) {
+			uffdm_error(h, 0, "fault at range offset %zu: %s",
+				    (size_t)(addr - base), why);
+			return false;
+		}
+	}
 	return uffdm_resolve(h, addr, (size_t)(addr - base));
 }
 

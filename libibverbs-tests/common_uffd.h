@@ -89,6 +89,15 @@ struct uffdm_cfg {
 	unsigned int delay_max_us;	/* resolving actions: sleep a random
 					 * 0..delay_max_us before answering
 					 * each fault (0: answer at once) */
+	/*
+	 * Resolving actions, optional: called by the handler thread right
+	 * before it answers each fault (after any delay), with the offset of
+	 * the faulting backing page in the range.  Returning false fails the
+	 * handler with the reason written to why (a NUL-terminated string).
+	 */
+	bool (*before_answer)(const void *arg, size_t pos, char *why,
+			      size_t why_len);
+	const void *before_answer_arg;
 };
 
 struct uffdm {

@@ -6,7 +6,12 @@
  *   MISSING  anonymous (UFFDIO_COPY, UFFDIO_ZEROPAGE), shmem memfd, hugetlb
  *   MINOR    shmem memfd, hugetlb memfd (page cache filled through a second
  *            mapping; the handler answers UFFDIO_CONTINUE)
- *   WP       anonymous, populated then write-protected (UFFDIO_WRITEPROTECT)
+ *   WP       anonymous, shmem memfd, hugetlb memfd: populated, then
+ *            write-protected (UFFDIO_WRITEPROTECT); the handler un-protects
+ *            each page WP_HOLD_US after its fault, and a device WRITE must
+ *            wait for it: one WP fault per page, each page still holding its
+ *            old bytes when the handler un-protects it, the completion only
+ *            after the last un-protect
  *
  * plus regression twins without userfaultfd: ODP memory after MADV_DONTNEED
  * and pinned MRs.  Every transfer is many packets (MTU 1024) from an
@@ -34,6 +39,9 @@
 			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 #define PIN_ACCESS	(IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE | \
 			 IBV_ACCESS_REMOTE_READ)
+
+#define WP_HOLD_US	100000	/* the handler keeps each WP page this long */
+#define WP_MAX_PAGES	32	/* backing pages of a WP target, at most */
 
 enum tgt_mode {
 	TGT_MISSING_COPY,	/* MISSING, UFFDIO_COPY of SEED_BG / SEED_DATA */
@@ -128,6 +136,19 @@ static int verify_layout(struct test_ctx *t, const uint8_t *buf,
 	return rc;
 }
 
+/*
+ * What the WP handler saw before each un-protect (written by its thread,
+ * read by the test): pages answered, in total and per backing page.
+ */
+struct wp_watch {
+	const uint8_t *addr;		/* the registered target mapping */
+	size_t bpsz, psz;		/* backing page, pattern page */
+	size_t npages;			/* backing pages of the mapping */
+	uint32_t old_seed;		/* what the pages hold until then */
+	atomic_ulong answers;
+	atomic_uint answered[WP_MAX_PAGES];
+};
+
 struct mode_run {
 	const struct mode_case *c;
 	struct geom g;
@@ -137,7 +158,46 @@ struct mode_run {
 	void *loc;			/* local buffer, pinned MR */
 	struct ibv_mr *loc_mr, *tgt_mr;
 	uint32_t copy_seed;		/* what UFFDIO_COPY installs */
+	struct wp_watch wp;		/* TGT_WP */
+	unsigned long wp_answers_at_wc;	/* wp.answers when the WRITE completed */
 };
+
+/*
+ * uffdm before_answer hook of a WP target: hold the page WP_HOLD_US, then
+ * check it still holds its old bytes (it is write-protected until the
+ * un-protect that follows, so the device must not have written it) and
+ * count the answer before the un-protect, so that a completion the test
+ * sees can only come after the answers of all the pages it wrote.
+ */
+static bool wp_before_answer(const void *arg, size_t pos, char *why,
+			     size_t why_len)
+{
+	struct wp_watch *w = (struct wp_watch *)arg;
+	const size_t pg = pos / w->bpsz;
+	size_t i, bad = 0, first = 0;
+
+	if (pg >= w->npages) {
+		snprintf(why, why_len, "backing page %zu outside the %zu of the target",
+			 pg, w->npages);
+		return false;
+	}
+	test_sleep_us(WP_HOLD_US);
+	for (i = pos; i < pos + w->bpsz; i++) {
+		if (w->addr[i] == pattern_byte(w->old_seed, i, w->psz))
+			continue;
+		if (!bad++)
+			first = i;
+	}
+	if (bad) {
+		snprintf(why, why_len, "write-protected page %zu already holds %zu new bytes (first at offset %zu: 0x%02x, old 0x%02x) before the handler un-protects it",
+			 pg, bad, first, w->addr[first],
+			 pattern_byte(w->old_seed, first, w->psz));
+		return false;
+	}
+	atomic_fetch_add(&w->answered[pg], 1);
+	atomic_fetch_add(&w->answers, 1);
+	return true;
+}
 
 static bool mode_uses_uffd(enum tgt_mode m)
 {
@@ -173,6 +233,12 @@ static struct uffdm_cfg mode_uffd_cfg(struct mode_run *mr)
 		cfg.reg_mode = UFFDIO_REGISTER_MODE_WP;
 		cfg.action = UFFDM_UNPROTECT;
 		cfg.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
+		if (mr->c->kind != TMEM_ANON)
+			cfg.features |= UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+		if (mr->c->op != OP_READ) {
+			cfg.before_answer = wp_before_answer;
+			cfg.before_answer_arg = &mr->wp;
+		}
 		break;
 	}
 	return cfg;
@@ -246,6 +312,16 @@ static int mode_prepare_target(struct test_ctx *t, struct mode_run *mr)
 	if (mode_uses_uffd(c->mode)) {
 		const struct uffdm_cfg cfg = mode_uffd_cfg(mr);
 
+		if (c->mode == TGT_WP) {
+			mr->wp.addr = mr->tgt.addr;
+			mr->wp.bpsz = g->bpsz;
+			mr->wp.psz = g->psz;
+			mr->wp.npages = g->map_len / g->bpsz;
+			mr->wp.old_seed = target_initial_seed(c);
+			if (mr->wp.npages > WP_MAX_PAGES)
+				return test_fail(t, "WP target of %zu pages: at most %d",
+						 mr->wp.npages, WP_MAX_PAGES);
+		}
 		test_step(t, "uffd-register target");
 		rc = uffdm_setup(t, &mr->h, &cfg, mr->tgt.addr, g->map_len,
 				 g->bpsz);
@@ -298,6 +374,40 @@ static int mode_xfer(struct test_ctx *t, struct mode_run *mr,
 	return rc;
 }
 
+/*
+ * A device WRITE into write-protected pages: it waited for the handler, one
+ * WP fault per page it wrote, answered once, and completed only after the
+ * last answer (the hook counts each answer before its un-protect).
+ */
+static int wp_check_write(struct test_ctx *t, const struct mode_run *mr)
+{
+	const struct uffdm *h = &mr->h;
+	const struct wp_watch *w = &mr->wp;
+	const unsigned long n = (unsigned long)mr->g.npages;
+	unsigned long faults = uffdm_count(&h->faults);
+	size_t pg;
+
+	if (mr->wp_answers_at_wc < n)
+		return test_fail(t, "device WRITE into %lu write-protected pages completed after %lu un-protects: it did not wait for the handler",
+				 n, mr->wp_answers_at_wc);
+	if (faults != n || uffdm_count(&h->wp_faults) != n ||
+	    uffdm_count(&h->resolved) != n)
+		return test_fail(t, "device WRITE into %lu write-protected pages: %lu faults, %lu WP, %lu un-protected; expected %lu of each (one per page)",
+				 n, faults, uffdm_count(&h->wp_faults),
+				 uffdm_count(&h->resolved), n);
+	for (pg = 0; pg < w->npages; pg++) {
+		unsigned int want = pg >= mr->g.first_pg &&
+				    pg < mr->g.first_pg + mr->g.npages;
+		unsigned int got = atomic_load(&w->answered[pg]);
+
+		if (got != want)
+			return test_fail(t, "write-protected page %zu answered %u times, expected %u (the WRITE spans pages %zu..%zu)",
+					 pg, got, want, mr->g.first_pg,
+					 mr->g.first_pg + mr->g.npages - 1);
+	}
+	return TEST_PASS;
+}
+
 /* The handler's counts after the device faulted the transfer's pages. */
 static int mode_check_faults(struct test_ctx *t, struct mode_run *mr)
 {
@@ -316,11 +426,7 @@ static int mode_check_faults(struct test_ctx *t, struct mode_run *mr)
 						 faults, uffdm_count(&h->wp_faults));
 			return TEST_PASS;
 		}
-		if (!uffdm_count(&h->wp_faults) ||
-		    uffdm_count(&h->wp_faults) != faults)
-			return test_fail(t, "device WRITE to WP pages: %lu faults, %lu of them WP; expected > 0, all WP",
-					 faults, uffdm_count(&h->wp_faults));
-		return TEST_PASS;
+		return wp_check_write(t, mr);
 	case TGT_MINOR:
 		if (uffdm_count(&h->minor_faults) != faults)
 			return test_fail(t, "%lu faults, only %lu flagged MINOR",
@@ -383,6 +489,7 @@ static int mode_steps(struct test_ctx *t, struct mode_run *mr)
 
 	if (c->op == OP_WRITE) {
 		rc = mode_xfer(t, mr, IBV_WR_RDMA_WRITE);
+		mr->wp_answers_at_wc = atomic_load(&mr->wp.answers);
 		if (rc == TEST_PASS && mode_uses_uffd(c->mode))
 			rc = mode_check_faults(t, mr);
 		if (rc == TEST_PASS)
@@ -457,6 +564,8 @@ MODE_TEST(shmem_minor_write, .kind = TMEM_SHMEM, .mode = TGT_MINOR, .op = OP_WRI
 MODE_TEST(shmem_minor_read_dontneed, .kind = TMEM_SHMEM, .mode = TGT_MINOR, .op = OP_READ,
 	  .dontneed = true)
 MODE_TEST(anon_wp_write, .kind = TMEM_ANON, .mode = TGT_WP, .op = OP_WRITE)
+MODE_TEST(shmem_wp_write, .kind = TMEM_SHMEM, .mode = TGT_WP, .op = OP_WRITE)
+MODE_TEST(hugetlb_wp_write, .kind = TMEM_HUGETLB, .mode = TGT_WP, .op = OP_WRITE)
 MODE_TEST(anon_wp_read, .kind = TMEM_ANON, .mode = TGT_WP, .op = OP_READ)
 MODE_TEST(anon_wp_read_1pkt, .kind = TMEM_ANON, .mode = TGT_WP, .op = OP_READ,
 	  .one_packet = true)
@@ -512,7 +621,13 @@ static const struct test_case tests[] = {
 	  .desc = "READ from shmem uffd MINOR memory after MADV_DONTNEED, UFFDIO_CONTINUE",
 	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "anon_wp_write", .fn = test_anon_wp_write,
-	  .desc = "WRITE into write-protected anonymous memory waits for UFFDIO_WRITEPROTECT",
+	  .desc = "WRITE into write-protected anonymous memory waits for UFFDIO_WRITEPROTECT of each page",
+	  .needs = FIX_UFFD | FIX_COPY },
+	{ .name = "shmem_wp_write", .fn = test_shmem_wp_write,
+	  .desc = "WRITE into write-protected shmem memfd memory waits for UFFDIO_WRITEPROTECT of each page",
+	  .needs = FIX_UFFD | FIX_COPY },
+	{ .name = "hugetlb_wp_write", .fn = test_hugetlb_wp_write,
+	  .desc = "WRITE across two write-protected 2 MiB hugetlb pages waits for UFFDIO_WRITEPROTECT of each",
 	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "anon_wp_read", .fn = test_anon_wp_read,
 	  .desc = "READ from write-protected anonymous memory raises no WP fault" COPY_BUG,

@@ -11,9 +11,18 @@
  * against position-dependent patterns: data where the operation put it, the
  * previous content everywhere else.
  *
+ * After a prefetch or a FLUSH PERSISTENT the device must see the data without
+ * any further fault: the handler then refuses faults, and an RDMA READ and an
+ * RDMA WRITE of the range are checked byte by byte.  Plain ODP memory holds a
+ * pattern too (written again by the CPU after MADV_DONTNEED where the case
+ * drops it), so that an operation that read the wrong page cannot pass on
+ * zeroes.
+ *
  * On a kernel without the series every case that makes the device fault a
  * uffd-missing page fails (remote access error, local protection error or
  * EFAULT); FLUSH GLOBAL and PREFETCH_NO_FAULT never fault and pass there.
+ * Without the rxe copy fix an unaligned or multi-packet transfer through an
+ * ODP MR, and an atomic's result returned into one, land in the wrong place.
  */
 #include "common.h"
 
@@ -23,10 +32,10 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <time.h>
 
 #define SEED_DATA	0xa5u	/* what the operation must deliver */
 #define SEED_BG		0x3cu	/* what a sink holds before it */
+#define SEED_BACK	0x5au	/* what the device writes back (device view) */
 
 #define ODP_ACCESS	(IBV_ACCESS_ON_DEMAND | IBV_ACCESS_LOCAL_WRITE | \
 			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ | \
@@ -143,6 +152,18 @@ static int tbuf_setup(struct test_ctx *t, struct rdma_res *r, struct tbuf *b,
 	return TEST_PASS;
 }
 
+/*
+ * An ODP buffer dropped after registration (tbuf_setup() with sink) that the
+ * CPU writes again: fresh pages holding the pattern, none mapped for the
+ * device, so that what the device reads or returns is not zero whatever it
+ * accessed.
+ */
+static void tbuf_refill(struct tbuf *b)
+{
+	pattern_fill(b->addr, b->len, b->seed, 0, b->psz);
+	b->zero = false;
+}
+
 /* uffd first: releases any kernel fault still waiting on it. */
 static int tbuf_teardown(struct test_ctx *t, struct tbuf *b)
 {
@@ -213,6 +234,65 @@ static size_t pages_of(size_t from, size_t to, size_t psz)
 	return (to + psz - 1) / psz - from / psz;
 }
 
+/*
+ * What the device sees of b's [from, to) once a prefetch or a FLUSH mapped
+ * it: RDMA READ it into loc (pinned, at the same offsets), then RDMA WRITE
+ * new bytes from there into it; every byte of both checked, and b's
+ * [lo, from) and [to, hi) unchanged.  On uffd memory the handler refuses
+ * every fault from here on, so a page the device still has to fault (absent,
+ * or missing from its page list and not present) fails the access at once.
+ * qpi posts, on r; b is on the peer of qp[qpi].
+ */
+static int device_view_check(struct test_ctx *t, struct rdma_res *r, int qpi,
+			     struct tbuf *b, struct tbuf *loc, size_t from,
+			     size_t to, size_t lo, size_t hi, const char *what)
+{
+	const uint32_t len = (uint32_t)(to - from);
+	const unsigned long before = uffd_faults(&b->h);
+	int rc;
+
+	if (b->kind == MEM_UFFD)
+		uffd_handler_refuse(&b->h);
+	test_step(t, "RDMA READ of the %s range (%u bytes at offset %zu), handler refusing faults",
+		  what, len, from);
+	rc = rdma_rw(t, r, qpi, IBV_WR_RDMA_READ, loc->addr + from, len,
+		     loc->mr->lkey, (uintptr_t)b->addr + from, b->mr->rkey,
+		     tbuf_watch(b));
+	if (rc != TEST_PASS)
+		return rc;
+	test_step(t, "verify what the device read");
+	rc = b->zero ? bytes_verify(t, loc->addr + from, len, 0, from,
+				    "bytes the device read") :
+		       pattern_verify(t, loc->addr + from, len, b->seed, from,
+				      b->psz, "bytes the device read");
+	rc = test_worse(rc, tbuf_verify_old(t, loc, 0, from, "read sink head"));
+	rc = test_worse(rc, tbuf_verify_old(t, loc, to, loc->len,
+					    "read sink tail"));
+	if (rc != TEST_PASS)
+		return rc;
+	pattern_fill(loc->addr + from, len, SEED_BACK, from, loc->psz);
+	test_step(t, "RDMA WRITE into the %s range, handler refusing faults",
+		  what);
+	rc = rdma_rw(t, r, qpi, IBV_WR_RDMA_WRITE, loc->addr + from, len,
+		     loc->mr->lkey, (uintptr_t)b->addr + from, b->mr->rkey,
+		     tbuf_watch(b));
+	if (rc != TEST_PASS)
+		return rc;
+	if (b->kind == MEM_UFFD) {
+		uffd_handler_report(&b->h, "after the device READ and WRITE");
+		if (uffd_handler_failed(&b->h))
+			return uffd_handler_check(t, &b->h);
+		if (uffd_faults(&b->h) != before)
+			return test_fail(t, "device READ and WRITE of the %s range took %lu uffd faults, expected none",
+					 what, uffd_faults(&b->h) - before);
+	}
+	test_step(t, "CPU verify what the device wrote");
+	rc = pattern_verify(t, b->addr + from, len, SEED_BACK, from, b->psz,
+			    "bytes the device wrote");
+	rc = test_worse(rc, tbuf_verify_old(t, b, lo, from, "head"));
+	return test_worse(rc, tbuf_verify_old(t, b, to, hi, "tail"));
+}
+
 /* Device requirements of a variant. */
 static struct rdma_caps_req variant_req(const struct op_variant *v)
 {
@@ -246,7 +326,10 @@ static struct rdma_caps_req variant_req(const struct op_variant *v)
 		req.send_ops_flags = IBV_QP_EX_WITH_ATOMIC_WRITE;
 		break;
 	case OP_FLUSH:
-		req.rc_odp_caps = rodp ? IBV_ODP_SUPPORT_FLUSH : 0;
+		/* READ and WRITE: the device's view after the flush. */
+		req.rc_odp_caps = rodp ? IBV_ODP_SUPPORT_FLUSH |
+					 IBV_ODP_SUPPORT_READ |
+					 IBV_ODP_SUPPORT_WRITE : 0;
 		req.cap_flags_ex = v->flush_type == IBV_FLUSH_PERSISTENT ?
 				   IB_UVERBS_DEVICE_FLUSH_PERSISTENT :
 				   IB_UVERBS_DEVICE_FLUSH_GLOBAL;
@@ -383,6 +466,11 @@ static int run_atomic(struct test_ctx *t, struct op_env *e)
 		rc = tbuf_setup(t, e->resp, &e->rem, len, SEED_DATA, true, 0);
 	if (rc != TEST_PASS)
 		return rc;
+	/* Not zeroes: the old value and the result must be the memory's. */
+	if (e->loc.kind == MEM_ODP)
+		tbuf_refill(&e->loc);
+	if (e->rem.kind == MEM_ODP)
+		tbuf_refill(&e->rem);
 	old = tbuf_old_u64(&e->rem, pos);
 	switch (op) {
 	case OP_CMP_SWP:
@@ -442,7 +530,13 @@ static int run_atomic(struct test_ctx *t, struct op_env *e)
 					      "target tail"));
 }
 
-/* FLUSH of the transfer range: PERSISTENT maps it, GLOBAL touches nothing. */
+/*
+ * FLUSH of the transfer range: PERSISTENT maps it, GLOBAL touches nothing.
+ * Then what the device sees must be the data (device_view_check()): after a
+ * PERSISTENT flush of uffd memory without a further fault.  GLOBAL on uffd
+ * memory mapped nothing: the CPU checks the range (faulting it through the
+ * handler), which keeps that case free of the fixes on every kernel.
+ */
 static int run_flush(struct test_ctx *t, struct op_env *e)
 {
 	const size_t off = XFER_OFF, end = XFER_OFF + XFER_LEN;
@@ -450,7 +544,8 @@ static int run_flush(struct test_ctx *t, struct op_env *e)
 	const bool persistent = e->v->flush_type == IBV_FLUSH_PERSISTENT;
 	int rc;
 
-	rc = tbuf_setup(t, e->req, &e->loc, e->psz, SEED_BG, false, 0);
+	/* The local buffer is only for the device's view afterwards. */
+	rc = tbuf_setup(t, e->req, &e->loc, map_len, SEED_BG, false, 0);
 	if (rc == TEST_PASS)
 		rc = tbuf_setup(t, e->resp, &e->rem, map_len, SEED_DATA, false,
 				persistent ? IBV_ACCESS_FLUSH_PERSISTENT :
@@ -468,8 +563,12 @@ static int run_flush(struct test_ctx *t, struct op_env *e)
 			       persistent ? pages_of(off, end, e->psz) : 0);
 	if (rc != TEST_PASS)
 		return rc;
-	test_step(t, "verify the flushed range is unchanged");
-	return tbuf_verify_old(t, &e->rem, 0, map_len, "flushed buffer");
+	if (!persistent && e->rem.kind == MEM_UFFD) {
+		test_step(t, "verify the flushed range is unchanged");
+		return tbuf_verify_old(t, &e->rem, 0, map_len, "flushed buffer");
+	}
+	return device_view_check(t, e->req, 0, &e->rem, &e->loc, off, end, 0,
+				 map_len, "flushed");
 }
 
 /* UD SEND of one packet; the receive buffer (GRH + data) crosses a page. */
@@ -571,32 +670,45 @@ static const char *advice_str(enum ibv_advise_mr_advice a)
 
 /*
  * Prefetch [psz + ADV_OFF, 15 * psz - ADV_END_BACK) of a 16-page MR: pages
- * 1..14 must be faulted through the handler (synchronously before the call
- * returns, or asynchronously within ASYNC_WAIT_MS), the others never; with
- * PREFETCH_NO_FAULT no page at all.  Then the CPU sees the handler's data.
+ * 1..14 must be faulted through the handler, each installed once, the others
+ * never; with PREFETCH_NO_FAULT no page at all (then the CPU checks the
+ * buffer).  A synchronous prefetch is done when the call returns; an
+ * asynchronous one once the handler installed every page (it only makes them
+ * present: the device maps them at its first access, without a fault).
+ * Then the device must access the range without any further fault: the
+ * handler refuses faults, an RDMA READ and an RDMA WRITE of the range check
+ * every byte (device_view_check()).  A plain ODP buffer is dropped after
+ * registration and written again by the CPU, so that the device reads the
+ * pattern, not zeroes.
  */
 static int test_advise(struct test_ctx *t)
 {
 	const struct advise_variant *v = t->arg;
-	const struct rdma_caps_req req = { .odp = true };
+	const struct rdma_caps_req req = {
+		.odp = true,
+		.rc_odp_caps = IBV_ODP_SUPPORT_READ | IBV_ODP_SUPPORT_WRITE,
+	};
 	const size_t psz = page_size(), len = ADV_PAGES * psz;
 	const size_t from = psz + ADV_OFF, to = (ADV_PAGES - 1) * psz - ADV_END_BACK;
 	const bool no_fault = v->advice == IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT;
 	const size_t want = no_fault ? 0 : pages_of(from, to, psz);
-	struct timespec settle = { .tv_nsec = 200000000 };
 	struct ibv_sge sge;
 	struct rdma_res r;
-	struct tbuf b;
+	struct tbuf b, loc;
 	int rc, ret;
 
 	tbuf_init(&b, v->kind, "buffer");
+	tbuf_init(&loc, MEM_PINNED, "local");
 	rc = rdma_setup(t, &r, &req);
 	if (rc != TEST_PASS)
 		return rc;
-	/* A plain ODP buffer is dropped: the prefetch faults zero pages. */
 	rc = tbuf_setup(t, &r, &b, len, SEED_DATA, true, 0);
+	if (rc == TEST_PASS)
+		rc = tbuf_setup(t, &r, &loc, len, SEED_BG, false, 0);
 	if (rc != TEST_PASS)
 		goto out;
+	if (b.kind == MEM_ODP)
+		tbuf_refill(&b);
 	test_step(t, "ibv_advise_mr(%s, %s) of %zu bytes at offset %zu",
 		  advice_str(v->advice), v->sync ? "FLUSH" : "async", to - from,
 		  from);
@@ -621,13 +733,16 @@ static int test_advise(struct test_ctx *t)
 	}
 	if (v->kind == MEM_UFFD) {
 		if (!v->sync && want) {
-			test_step(t, "wait for %zu asynchronous faults", want);
+			test_step(t, "wait for %zu asynchronous faults, each page installed",
+				  want);
 			rc = uffd_wait_faults(t, &b.h, want, ASYNC_WAIT_MS);
+			if (rc == TEST_PASS)
+				rc = uffd_wait_copies(t, &b.h, want,
+						      ASYNC_WAIT_MS);
 			if (rc != TEST_PASS)
 				goto out;
 		}
-		/* Late or extra faults would show up in this window. */
-		nanosleep(&settle, NULL);
+		/* A synchronous prefetch is complete when the call returns. */
 		rc = tbuf_check_faults(t, &b, 1, want);
 		if (rc != TEST_PASS)
 			goto out;
@@ -644,12 +759,19 @@ static int test_advise(struct test_ctx *t)
 			goto out;
 		}
 	}
-	/* The CPU sees the handler's (or the original) data everywhere. */
-	test_step(t, "CPU verify");
-	rc = tbuf_verify_old(t, &b, 0, len, "buffer");
+	if (no_fault) {
+		/* Nothing was mapped: the CPU sees the handler's data. */
+		test_step(t, "CPU verify");
+		rc = tbuf_verify_old(t, &b, 0, len, "buffer");
+	} else {
+		/* Pages 0 and 15 stay missing: only 1..14 are checked. */
+		rc = device_view_check(t, &r, 0, &b, &loc, from, to, psz,
+				       (ADV_PAGES - 1) * psz, "prefetched");
+	}
 out:
 	test_step(t, "teardown");
 	rc = test_worse(rc, tbuf_teardown(t, &b));
+	rc = test_worse(rc, tbuf_teardown(t, &loc));
 	return test_worse(rc, rdma_teardown(t, &r));
 }
 
@@ -718,10 +840,12 @@ static const struct test_case tests[] = {
 	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "atomic_cmp_swp_odp", .fn = test_op,
 	  .arg = V(.op = OP_CMP_SWP, .local = MEM_ODP, .remote = MEM_ODP),
-	  .desc = "regression: ATOMIC CMP_SWP on plain ODP memory after DONTNEED" },
+	  .desc = "ATOMIC CMP_SWP on plain ODP memory written again after DONTNEED: old value and result (rxe copy fix)",
+	  .needs = FIX_COPY },
 	{ .name = "atomic_fetch_add_odp", .fn = test_op,
 	  .arg = V(.op = OP_FETCH_ADD, .local = MEM_ODP, .remote = MEM_ODP),
-	  .desc = "regression: ATOMIC FETCH_ADD on plain ODP memory after DONTNEED" },
+	  .desc = "ATOMIC FETCH_ADD on plain ODP memory written again after DONTNEED: old value and result (rxe copy fix)",
+	  .needs = FIX_COPY },
 	{ .name = "atomic_fetch_add_pinned", .fn = test_op,
 	  .arg = V(.op = OP_FETCH_ADD, .local = MEM_PINNED, .remote = MEM_PINNED),
 	  .desc = "regression: ATOMIC FETCH_ADD on a pinned MR" },
@@ -731,13 +855,13 @@ static const struct test_case tests[] = {
 	  .needs = FIX_UFFD },
 	{ .name = "atomic_write_odp", .fn = test_op,
 	  .arg = V(.op = OP_ATOMIC_WRITE, .local = MEM_PINNED, .remote = MEM_ODP),
-	  .desc = "regression: ATOMIC_WRITE on plain ODP memory after DONTNEED" },
+	  .desc = "regression: ATOMIC_WRITE on plain ODP memory written again after DONTNEED" },
 	/* FLUSH */
 	{ .name = "flush_persistent_uffd", .fn = test_op,
 	  .arg = V(.op = OP_FLUSH, .local = MEM_PINNED, .remote = MEM_UFFD,
 		   .flush_type = IBV_FLUSH_PERSISTENT),
-	  .desc = "FLUSH PERSISTENT of an ODP range on uffd-missing memory (maps it)",
-	  .needs = FIX_UFFD },
+	  .desc = "FLUSH PERSISTENT of an ODP range on uffd-missing memory maps it: the device then reads and writes it without a fault",
+	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "flush_global_uffd", .fn = test_op,
 	  .arg = V(.op = OP_FLUSH, .local = MEM_PINNED, .remote = MEM_UFFD,
 		   .flush_type = IBV_FLUSH_GLOBAL),
@@ -745,11 +869,12 @@ static const struct test_case tests[] = {
 	{ .name = "flush_persistent_odp", .fn = test_op,
 	  .arg = V(.op = OP_FLUSH, .local = MEM_PINNED, .remote = MEM_ODP,
 		   .flush_type = IBV_FLUSH_PERSISTENT),
-	  .desc = "regression: FLUSH PERSISTENT of a plain ODP range" },
+	  .desc = "FLUSH PERSISTENT of a plain ODP range, then the device reads and writes it (rxe copy fix)",
+	  .needs = FIX_COPY },
 	{ .name = "flush_global_pinned", .fn = test_op,
 	  .arg = V(.op = OP_FLUSH, .local = MEM_PINNED, .remote = MEM_PINNED,
 		   .flush_type = IBV_FLUSH_GLOBAL),
-	  .desc = "regression: FLUSH GLOBAL of a pinned MR (PERSISTENT needs pmem)" },
+	  .desc = "regression: FLUSH GLOBAL of a pinned MR, then the device reads and writes it (PERSISTENT needs pmem)" },
 	/* UD */
 	{ .name = "ud_send_recv_uffd_recv", .fn = test_op,
 	  .arg = V(.op = OP_UD_SEND, .local = MEM_PINNED, .remote = MEM_UFFD),
@@ -766,17 +891,17 @@ static const struct test_case tests[] = {
 	{ .name = "advise_prefetch_sync_uffd", .fn = test_advise,
 	  .arg = A(.advice = IBV_ADVISE_MR_ADVICE_PREFETCH, .sync = true,
 		   .kind = MEM_UFFD),
-	  .desc = "synchronous PREFETCH (read) of part of an ODP MR on uffd-missing memory",
-	  .needs = FIX_UFFD },
+	  .desc = "synchronous PREFETCH (read) of part of an ODP MR on uffd-missing memory: on return the device reads and writes it without a fault",
+	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "advise_prefetch_async_uffd", .fn = test_advise,
 	  .arg = A(.advice = IBV_ADVISE_MR_ADVICE_PREFETCH, .kind = MEM_UFFD),
-	  .desc = "asynchronous PREFETCH: the handler sees every fault within the bound",
-	  .needs = FIX_UFFD },
+	  .desc = "asynchronous PREFETCH: every page installed within the bound, then the device reads and writes them without a fault",
+	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "advise_prefetch_write_async_uffd", .fn = test_advise,
 	  .arg = A(.advice = IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
 		   .kind = MEM_UFFD),
-	  .desc = "asynchronous PREFETCH_WRITE: the handler sees every write fault",
-	  .needs = FIX_UFFD },
+	  .desc = "asynchronous PREFETCH_WRITE: every page installed by a write fault, then the device reads and writes them without a fault",
+	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "advise_prefetch_no_fault_sync_uffd", .fn = test_advise,
 	  .arg = A(.advice = IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT, .sync = true,
 		   .kind = MEM_UFFD),
@@ -788,10 +913,12 @@ static const struct test_case tests[] = {
 	{ .name = "advise_prefetch_write_sync_odp", .fn = test_advise,
 	  .arg = A(.advice = IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE, .sync = true,
 		   .kind = MEM_ODP),
-	  .desc = "regression: synchronous PREFETCH_WRITE of plain ODP memory" },
+	  .desc = "synchronous PREFETCH_WRITE of patterned plain ODP memory, then the device reads and writes it (rxe copy fix)",
+	  .needs = FIX_COPY },
 	{ .name = "advise_prefetch_async_odp", .fn = test_advise,
 	  .arg = A(.advice = IBV_ADVISE_MR_ADVICE_PREFETCH, .kind = MEM_ODP),
-	  .desc = "regression: asynchronous PREFETCH of plain ODP memory" },
+	  .desc = "asynchronous PREFETCH of patterned plain ODP memory, then the device reads and writes it (rxe copy fix)",
+	  .needs = FIX_COPY },
 	/* Two RDMA hosts */
 	{ .name = "rdma_write_2host_uffd", .fn = test_op,
 	  .arg = V(.op = OP_WRITE, .local = MEM_PINNED, .remote = MEM_UFFD,
