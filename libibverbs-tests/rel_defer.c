@@ -788,20 +788,28 @@ static int stalled_start(struct test_ctx *t, struct stalled *st, enum where w,
 static int stalled_kill(struct test_ctx *t, struct stalled *st,
 			const struct rdma_res_count *before)
 {
+	const char *held = st->holder > 0 ?
+			   " while another process holds its uffd" : "";
 	int status, rc = TEST_PASS;
 	double t0 = test_now_s();
 
-	test_step(t, "SIGKILL the stalling process (its uffd stays held)");
+	test_step(t, "SIGKILL the stalling process%s", held);
 	if (kill(st->pid, SIGKILL))
 		return test_fail(t, "kill(SIGKILL): %s", strerror(errno));
 	if (!test_reap(st->pid, RELEASE_BOUND_S, &status)) {
-		rc = test_fail(t, "not reaped %d s after SIGKILL while another process holds its uffd",
-			       RELEASE_BOUND_S);
+		rc = test_fail(t, "not reaped %d s after SIGKILL%s",
+			       RELEASE_BOUND_S, held);
+	} else if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+		st->pid = -1;
+		rc = test_fail(t, "status 0x%x, expected SIGKILL (it failed before?)",
+			       status);
 	} else {
 		st->pid = -1;
 		tap_diag("reaped %.2f s after SIGKILL", test_now_s() - t0);
 		rc = rdma_res_count_wait(t, before, RELEASE_BOUND_S,
-					 "after SIGKILL, uffd still held");
+					 st->holder > 0 ?
+					 "after SIGKILL, uffd still held" :
+					 "after SIGKILL");
 		if (rc == TEST_PASS)
 			tap_diag("resources released %.2f s after SIGKILL",
 				 test_now_s() - t0);
@@ -1317,12 +1325,11 @@ static void wake_child(struct test_ctx *t, int ready_fd, struct uffdm *h,
 static int test_wake_only(struct test_ctx *t)
 {
 	enum where w = *(const enum where *)t->arg;
+	struct stalled st = { .pid = -1, .holder = -1, .fd = -1 };
 	struct rdma_res_count before;
 	struct pollfd pfd;
 	struct uffdm *h;
-	int pfds[2] = { -1, -1 }, rc, status;
-	pid_t pid = -1;
-	double t0;
+	int pfds[2], rc;
 	char c;
 
 	rc = rdma_res_count_get(t, &before);
@@ -1340,66 +1347,40 @@ static int test_wake_only(struct test_ctx *t)
 	}
 	test_step(t, "fork the process whose handler only wakes (%s)",
 		  w == W_RESP ? "RDMA WRITE" : "synchronous prefetch");
-	pid = fork();
-	if (pid < 0) {
+	st.pid = fork();
+	if (st.pid < 0) {
+		close(pfds[0]);
+		close(pfds[1]);
 		rc = test_fail(t, "fork: %s", strerror(errno));
 		goto out;
 	}
-	if (pid == 0) {
+	if (st.pid == 0) {
 		close(pfds[0]);
 		wake_child(t, pfds[1], h, w);
 	}
 	close(pfds[1]);
-	pfds[1] = -1;
+	st.fd = pfds[0];
+	pfd = (struct pollfd){ .fd = st.fd, .events = POLLIN };
 	if (w == W_RESP) {
 		test_step(t, "wait for the child's RDMA WRITE to end");
-		pfd = (struct pollfd){ .fd = pfds[0], .events = POLLIN };
 		if (poll(&pfd, 1, 2 * TEST_WC_TIMEOUT_MS + FAULT_WAIT_MS) != 1 ||
-		    read(pfds[0], &c, 1) != 1 || c != 'r') {
+		    read(st.fd, &c, 1) != 1 || c != 'r') {
 			rc = test_fail(t, "the child's RDMA WRITE did not end as it must (see above)");
 			goto out;
 		}
 	} else {
 		test_step(t, "wait for the prefetch's faults to repeat");
 		rc = wake_wait_faults(t, h, WAKE_FAULTS);
+		if (rc == TEST_PASS && poll(&pfd, 1, 0) == 1)
+			rc = test_fail(t, "the synchronous prefetch returned with its fault woken, not resolved (see above)");
 		if (rc != TEST_PASS)
 			goto out;
-		pfd = (struct pollfd){ .fd = pfds[0], .events = POLLIN };
-		if (poll(&pfd, 1, 0) == 1) {
-			rc = test_fail(t, "the synchronous prefetch returned with its fault woken, not resolved (see above)");
-			goto out;
-		}
 	}
 	tap_diag("%lu fault messages for the one page, each only woken",
 		 uffdm_count(&h->faults));
-	test_step(t, "SIGKILL the process while its access keeps faulting");
-	t0 = test_now_s();
-	if (kill(pid, SIGKILL)) {
-		rc = test_fail(t, "kill(SIGKILL): %s", strerror(errno));
-		goto out;
-	}
-	if (!test_reap(pid, RELEASE_BOUND_S, &status)) {
-		rc = test_fail(t, "not reaped %d s after SIGKILL while its access kept faulting",
-			       RELEASE_BOUND_S);
-		goto out;
-	}
-	pid = -1;
-	if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
-		rc = test_fail(t, "status 0x%x, expected SIGKILL", status);
-		goto out;
-	}
-	tap_diag("reaped %.2f s after SIGKILL", test_now_s() - t0);
-	rc = rdma_res_count_wait(t, &before, RELEASE_BOUND_S,
-				 "after SIGKILL of the process whose handler only wakes");
+	rc = stalled_kill(t, &st, &before);
 out:
-	if (pid > 0) {
-		kill(pid, SIGKILL);
-		test_reap(pid, RELEASE_BOUND_S, &status);
-	}
-	if (pfds[0] >= 0)
-		close(pfds[0]);
-	if (pfds[1] >= 0)
-		close(pfds[1]);
+	stalled_cleanup(&st);
 	munmap(h, sizeof(*h));
 	return rc;
 }
