@@ -619,8 +619,8 @@ out:
  * An ODP MR follows the address, not the memory once mapped there: the
  * fault is retried (by rxe's fault thread, the responder then maps the
  * range again) on whatever is mapped at the address when the fault is let
- * go.  After munmap or mremap the test maps, before it lets the fault go,
- * a read-only placeholder with a pattern at the old address: the WRITE
+ * go.  After munmap or mremap the test moves, before it lets the fault go,
+ * a read-only placeholder with a pattern to the old address: the WRITE
  * needs write access there, so it must fail with a remote access error
  * (ib_umem_odp_fault_user() -EFAULT, "a fault the thread could not
  * resolve fails the access") and every byte of the placeholder must stay.
@@ -630,22 +630,32 @@ out:
  */
 enum mm_change { MM_MUNMAP, MM_DONTNEED, MM_MREMAP };
 
-/* A read-only mapping with pattern SEED_BG at the target's old address. */
+/*
+ * A read-only mapping with pattern SEED_BG at the target's old address.  It
+ * is filled elsewhere and moved there read-only: while it is writable the
+ * requester's retries would rightly find it and write into it.
+ */
 static int placeholder_map(struct test_ctx *t, struct pend *p, void *at)
 {
-	void *m = mmap(at, p->map_len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	void *m = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *moved;
 
 	if (m == MAP_FAILED)
-		return test_fail(t, "mmap(placeholder at the old target address %p, MAP_FIXED_NOREPLACE): %s",
-				 at, strerror(errno));
-	p->dst = m;	/* pend_teardown unmaps it */
-	if (m != at)
-		return test_fail(t, "mmap(placeholder) at %p, asked for %p", m, at);
+		return test_fail(t, "mmap(placeholder): %s", strerror(errno));
 	pattern_fill(m, p->map_len, SEED_BG, 0, p->psz);
-	if (mprotect(m, p->map_len, PROT_READ))
+	if (mprotect(m, p->map_len, PROT_READ)) {
+		munmap(m, p->map_len);
 		return test_fail(t, "mprotect(placeholder, PROT_READ): %s",
 				 strerror(errno));
+	}
+	moved = mremap(m, p->map_len, p->map_len, MREMAP_MAYMOVE | MREMAP_FIXED,
+		       at);
+	if (moved == MAP_FAILED) {
+		munmap(m, p->map_len);
+		return test_fail(t, "mremap(read-only placeholder to the old target address %p): %s",
+				 at, strerror(errno));
+	}
+	p->dst = moved;	/* pend_teardown unmaps it */
 	return TEST_PASS;
 }
 
