@@ -631,15 +631,19 @@ out:
 enum mm_change { MM_MUNMAP, MM_DONTNEED, MM_MREMAP };
 
 /*
- * A read-only mapping with pattern SEED_BG at the target's old address.  It
- * is filled elsewhere and moved there read-only: while it is writable the
- * requester's retries would rightly find it and write into it.
+ * A read-only mapping with pattern SEED_BG for the target's old address.
+ * It is filled while the target still holds that address (so it lands
+ * elsewhere), made read-only, and moved there once the target is gone:
+ * while it is writable there the requester's retries would rightly find it
+ * and write into it.
  */
-static int placeholder_map(struct test_ctx *t, struct pend *p, void *at)
+static int placeholder_prepare(struct test_ctx *t, struct pend *p,
+			       void **staging)
 {
 	void *m = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0), *moved;
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
+	*staging = NULL;
 	if (m == MAP_FAILED)
 		return test_fail(t, "mmap(placeholder): %s", strerror(errno));
 	pattern_fill(m, p->map_len, SEED_BG, 0, p->psz);
@@ -648,13 +652,20 @@ static int placeholder_map(struct test_ctx *t, struct pend *p, void *at)
 		return test_fail(t, "mprotect(placeholder, PROT_READ): %s",
 				 strerror(errno));
 	}
-	moved = mremap(m, p->map_len, p->map_len, MREMAP_MAYMOVE | MREMAP_FIXED,
-		       at);
-	if (moved == MAP_FAILED) {
-		munmap(m, p->map_len);
-		return test_fail(t, "mremap(read-only placeholder to the old target address %p): %s",
-				 at, strerror(errno));
-	}
+	*staging = m;
+	return TEST_PASS;
+}
+
+static int placeholder_move(struct test_ctx *t, struct pend *p,
+			    void **staging, void *at)
+{
+	void *moved = mremap(*staging, p->map_len, p->map_len,
+			     MREMAP_MAYMOVE | MREMAP_FIXED, at);
+
+	if (moved == MAP_FAILED)
+		return test_fail(t, "mremap(read-only placeholder %p to the old target address %p): %s",
+				 *staging, at, strerror(errno));
+	*staging = NULL;
 	p->dst = moved;	/* pend_teardown unmaps it */
 	return TEST_PASS;
 }
@@ -665,10 +676,12 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 					     "mremap" };
 	struct pend p;
 	double t0;
-	void *moved = NULL, *old;
+	void *moved = NULL, *staging = NULL, *old;
 	int rc, st;
 
 	rc = pend_begin(t, &p);
+	if (rc == TEST_PASS && what != MM_DONTNEED)
+		rc = placeholder_prepare(t, &p, &staging);
 	if (rc != TEST_PASS)
 		goto out;
 	old = p.dst;
@@ -714,8 +727,8 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 	tap_diag("%s with a pending fault returned after %.2f s", names[what],
 		 test_now_s() - t0);
 	if (what != MM_DONTNEED) {
-		test_step(t, "read-only placeholder at the old target address");
-		rc = placeholder_map(t, &p, old);
+		test_step(t, "read-only placeholder to the old target address");
+		rc = placeholder_move(t, &p, &staging, old);
 		if (rc != TEST_PASS)
 			goto out;
 	}
@@ -759,6 +772,8 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 out:
 	if (moved && munmap(moved, p.map_len))
 		rc = test_fail(t, "munmap(moved target): %s", strerror(errno));
+	if (staging && munmap(staging, p.map_len))
+		rc = test_fail(t, "munmap(placeholder): %s", strerror(errno));
 	return test_worse(rc, pend_teardown(t, &p));
 }
 
