@@ -142,12 +142,15 @@ int test_worse(int a, int b)
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-l] [-t name]... [-d dev] [-g gid_index] [-T timeout_s] [-v]\n"
+		"usage: %s [-l] [-t name]... [-d dev] [-g gid_index] [-T timeout_s] [-S scale] [-v]\n"
 		"  -l          list test names and exit\n"
 		"  -t name     run only this test (repeatable; table order)\n"
 		"  -d dev      RDMA device (default %s)\n"
 		"  -g index    GID index for the loopback connection (default %d)\n"
-		"  -T seconds  per-test time limit (default %d)\n"
+		"  -T seconds  time limit of a test that sets none of its own (default %d);\n"
+		"              a test's own limit (-l does not show it) is never changed by -T\n"
+		"  -S factor   multiply every test's time limit, its own or -T's, by factor\n"
+		"              (a slow kernel: debug under TCG; default 1)\n"
 		"  -v          print every step\n"
 		"exit: 0 no failure, 1 some test failed, 2 usage error, 4 all skipped\n",
 		prog, TEST_DEFAULT_DEV, TEST_DEFAULT_GID_INDEX,
@@ -242,11 +245,11 @@ static void run_one(const struct test_case *tc, unsigned int n,
 		    const struct test_opts *opts, struct test_shared *sh,
 		    const sigset_t *child_mask, struct tap *tap)
 {
+	/* Its own bound, else -T's; either times -S (see common.h). */
+	unsigned int timeout_s = (tc->timeout_s ? tc->timeout_s :
+				  opts->timeout_s) * opts->time_scale;
 	struct test_ctx t = { .opts = opts, .shared = sh, .name = tc->name,
-			      .arg = tc->arg };
-	/* A test may ask for more than the default bound, never less. */
-	unsigned int timeout_s = tc->timeout_s > opts->timeout_s ?
-				 tc->timeout_s : opts->timeout_s;
+			      .arg = tc->arg, .timeout_s = timeout_s };
 	int status, w;
 	pid_t pid;
 
@@ -338,6 +341,7 @@ int test_main(int argc, char **argv, const struct test_case *tests,
 		.dev = TEST_DEFAULT_DEV,
 		.gid_index = TEST_DEFAULT_GID_INDEX,
 		.timeout_s = TEST_DEFAULT_TIMEOUT_S,
+		.time_scale = 1,
 	};
 	bool *selected = calloc(ntests ? ntests : 1, sizeof(*selected));
 	bool list = false, any_selected = false;
@@ -354,7 +358,7 @@ int test_main(int argc, char **argv, const struct test_case *tests,
 		fprintf(stderr, "calloc: %s\n", strerror(errno));
 		return 2;
 	}
-	while ((opt = getopt(argc, argv, "lt:d:g:T:vh")) != -1) {
+	while ((opt = getopt(argc, argv, "lt:d:g:T:S:vh")) != -1) {
 		switch (opt) {
 		case 'l':
 			list = true;
@@ -390,6 +394,15 @@ int test_main(int argc, char **argv, const struct test_case *tests,
 				return 2;
 			}
 			opts.timeout_s = (unsigned int)v;
+			break;
+		case 'S':
+			if (!parse_uint(optarg, 100, &v) || v == 0) {
+				fprintf(stderr, "%s: bad time scale '%s' (1..100)\n",
+					argv[0], optarg);
+				free(selected);
+				return 2;
+			}
+			opts.time_scale = (unsigned int)v;
 			break;
 		case 'v':
 			opts.verbose = true;
@@ -434,8 +447,9 @@ int test_main(int argc, char **argv, const struct test_case *tests,
 	sigprocmask(SIG_BLOCK, &block, &old_mask);
 
 	tap_header(planned);
-	tap_diag("device %s, port %d, gid index %d, timeout %u s", opts.dev,
-		 RDMA_PORT_NUM, opts.gid_index, opts.timeout_s);
+	tap_diag("device %s, port %d, gid index %d, timeout %u s unless a test sets its own, time scale %u",
+		 opts.dev, RDMA_PORT_NUM, opts.gid_index, opts.timeout_s,
+		 opts.time_scale);
 	for (i = 0; i < ntests; i++)
 		if (selected[i])
 			run_one(&tests[i], ++n, &opts, sh, &old_mask, &tap);

@@ -55,10 +55,19 @@ struct test_shared {
 	char skip_reason[256];
 };
 
+/*
+ * Time bounds.  A test's own .timeout_s is its bound; -T sets the bound of
+ * the tests that have none (default TEST_DEFAULT_TIMEOUT_S).  -T never
+ * raises or lowers a test's own bound, so that a test can fail on its own
+ * when something it guards waits longer than it may (rxe's 50 s pool
+ * timeout, say).  -S multiplies every bound, its own or -T's, for kernels
+ * that are slower throughout (a debug kernel under TCG); the default is 1.
+ */
 struct test_opts {
 	const char *dev;
 	int gid_index;
-	unsigned int timeout_s;
+	unsigned int timeout_s;		/* -T: bound of a test without its own */
+	unsigned int time_scale;	/* -S: every bound times this */
 	bool verbose;
 };
 
@@ -67,6 +76,7 @@ struct test_ctx {
 	struct test_shared *shared;
 	const char *name;
 	const void *arg;	/* the test case's .arg */
+	unsigned int timeout_s;	/* this test's bound, as the runner set it */
 };
 
 /*
@@ -90,7 +100,8 @@ struct test_case {
 	/* What it shows without them, when not the fixes' own signature
 	 * (a Perl regex matched against its diagnostics). */
 	const char *sig;
-	unsigned int timeout_s;		/* 0: the -T value (default 60 s) */
+	unsigned int timeout_s;		/* its bound (times -S); 0: the -T
+					 * value (default 60 s) */
 	const void *arg;		/* handed to fn as t->arg (variants) */
 };
 
@@ -98,8 +109,9 @@ struct test_case {
  * -l prints one line per test: "<name>\tneeds=<fix>[,<fix>...]|-" and, if
  * set, "\tsig=<regex>" (make check's judge reads it).
  *
- * Parse -l, -t name (repeatable), -d dev, -g gid_index, -T timeout_s, -v, -h;
- * run the selected tests, each in a forked child; print TAP.
+ * Parse -l, -t name (repeatable), -d dev, -g gid_index, -T timeout_s,
+ * -S time_scale, -v, -h; run the selected tests, each in a forked child
+ * bounded by its own .timeout_s or else -T, times -S; print TAP.
  * Returns the process exit code: 0 no failure, 1 failure, 2 usage error,
  * 4 everything skipped.
  */

@@ -172,6 +172,7 @@ static const char *action_str(enum uffdm_action a)
 	case UFFDM_UNPROTECT: return "UFFDIO_WRITEPROTECT";
 	case UFFDM_CLOSE: return "close";
 	case UFFDM_EXIT: return "exit";
+	case UFFDM_WAKE: return "UFFDIO_WAKE";
 	}
 	return "?";
 }
@@ -260,6 +261,19 @@ static bool uffdm_resolve(struct uffdm *h, uint64_t addr, size_t pos)
 	return true;
 }
 
+/* UFFDM_WAKE: wake the fault without resolving it. */
+static bool uffdm_wake_only(struct uffdm *h, uint64_t addr, size_t pos)
+{
+	struct uffdio_range wake = { .start = addr, .len = h->psz };
+
+	if (ioctl(h->uffd, UFFDIO_WAKE, &wake)) {
+		uffdm_error(h, errno, "UFFDIO_WAKE(range offset %zu), page not resolved",
+			    pos);
+		return false;
+	}
+	return true;
+}
+
 /* cfg.delay_max_us: sleep a random 0..delay_max_us. */
 static void uffdm_delay(struct uffdm *h)
 {
@@ -321,6 +335,8 @@ static bool uffdm_handle(struct uffdm *h, const struct uffd_msg *msg)
 			return false;
 		}
 	}
+	if (h->cfg.action == UFFDM_WAKE)
+		return uffdm_wake_only(h, addr, (size_t)(addr - base));
 	return uffdm_resolve(h, addr, (size_t)(addr - base));
 }
 

@@ -69,6 +69,10 @@ enum uffdm_action {
 				 * then close the uffd and exit the thread */
 	UFFDM_EXIT,		/* hostile: on the first fault exit the thread
 				 * without answering (the test closes later) */
+	UFFDM_WAKE,		/* hostile: UFFDIO_WAKE each fault's page
+				 * without resolving it (after delay_max_us
+				 * like a resolving action): the access
+				 * faults again, forever */
 };
 
 /* Fill len bytes that will appear at byte position pos of the range. */

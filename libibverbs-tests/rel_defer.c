@@ -14,6 +14,8 @@
  *   ud     UD SEND from a uffd page (the requester faults, holding an AH)
  *   apf    asynchronous ibv_advise_mr(PREFETCH_WRITE)
  *   spf    synchronous ibv_advise_mr(PREFETCH_WRITE, FLUSH) in a thread
+ *   spf_main  the same in the process's only thread; another process (the
+ *          uffd holder) reads the fault's message and never answers
  *
  * and the fault is known to be pending once the uffd has a message.  Then:
  *
@@ -41,6 +43,14 @@
  *                  (no fault) a UD QP that two other QPs keep sending to is
  *                  destroyed, 200 times: each destroy returns within
  *                  TEARDOWN_BOUND_S, although packets arrive during it
+ *   wake_only_resp, wake_only_spf
+ *                  the handler answers every fault with UFFDIO_WAKE only
+ *                  (UFFDM_WAKE), so the access faults again and again: an
+ *                  RDMA WRITE on a requester with rnr_retry 3 ends with
+ *                  an RNR retry exhaustion (the responder answers each try
+ *                  with an RNR NAK while its fault is pending); a
+ *                  synchronous prefetch stays in its system call; either
+ *                  process is reaped once killed and its resources freed
  *   sqd_resp_pending
  *                  a responder QP taken through SQD (max_dest_rd_atomic
  *                  changed) keeps its pending fault: once answered, the
@@ -50,7 +60,7 @@
  * not timings: the waits they guard are 50 s (rxe's pool timeout) or
  * forever.
  */
-#include "common.h"
+#include "common_uffd.h"
 
 #include <errno.h>
 #include <linux/userfaultfd.h>
@@ -61,6 +71,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -75,12 +86,13 @@
 #define SEED_ANSWER		0xc3u
 #define WR_ID			0xde1u
 
-enum where { W_RESP, W_REQ, W_COMP, W_UD, W_APF, W_SPF };
+enum where { W_RESP, W_REQ, W_COMP, W_UD, W_APF, W_SPF, W_SPF_MAIN };
 
 static const char *const where_name[] = {
 	[W_RESP] = "responder", [W_REQ] = "requester", [W_COMP] = "completer",
 	[W_UD] = "UD requester", [W_APF] = "asynchronous prefetch",
 	[W_SPF] = "synchronous prefetch",
+	[W_SPF_MAIN] = "synchronous prefetch in the process's only thread",
 };
 
 struct stall {
@@ -215,6 +227,8 @@ static int stall_start(struct test_ctx *t, struct stall *s, enum where w,
 		if (err)
 			return test_fail(t, "ibv_advise_mr(PREFETCH_WRITE, async, page %zu): %s",
 					 i, strerror(err));
+		return TEST_PASS;
+	case W_SPF_MAIN:	/* the staller's own call: spf_main() */
 		return TEST_PASS;
 	case W_SPF:
 		s->spf_page = i;
@@ -395,17 +409,19 @@ static int test_destroy_ah_ud(struct test_ctx *t)
 /* A QP through SQD keeps its responder's pending fault                 */
 
 /*
- * Move to SQD, change attributes in it or leave it; leaving or changing is
- * refused while the send queue drains: retry on EINVAL for 10 s.
+ * Move to SQD, change attributes in it (extra_mask, from *extra) or leave
+ * it; leaving or changing is refused while the send queue drains: retry on
+ * EINVAL for 10 s.
  */
 static int modify_sqd(struct test_ctx *t, struct ibv_qp *qp,
-		      enum ibv_qp_state st, int extra_mask, uint8_t rd_atomic)
+		      enum ibv_qp_state st, int extra_mask,
+		      const struct ibv_qp_attr *extra)
 {
-	struct ibv_qp_attr attr = { .qp_state = st,
-				    .max_dest_rd_atomic = rd_atomic };
+	struct ibv_qp_attr attr = extra ? *extra : (struct ibv_qp_attr){ 0 };
 	double deadline = test_now_s() + 10;
 	int err;
 
+	attr.qp_state = st;
 	for (;;) {
 		err = ibv_modify_qp(qp, &attr, IBV_QP_STATE | extra_mask);
 		if (!err)
@@ -419,6 +435,7 @@ static int modify_sqd(struct test_ctx *t, struct ibv_qp *qp,
 
 static int test_sqd_resp_pending(struct test_ctx *t)
 {
+	const struct ibv_qp_attr rd_atomic = { .max_dest_rd_atomic = 2 };
 	struct ibv_wc wc;
 	struct stall s;
 	int rc;
@@ -434,12 +451,12 @@ static int test_sqd_resp_pending(struct test_ctx *t)
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "responder QP: RTS -> SQD, max_dest_rd_atomic 2, SQD -> RTS");
-	rc = modify_sqd(t, s.r.qp[1], IBV_QPS_SQD, 0, 0);
+	rc = modify_sqd(t, s.r.qp[1], IBV_QPS_SQD, 0, NULL);
 	if (rc == TEST_PASS)
 		rc = modify_sqd(t, s.r.qp[1], IBV_QPS_SQD,
-				IBV_QP_MAX_DEST_RD_ATOMIC, 2);
+				IBV_QP_MAX_DEST_RD_ATOMIC, &rd_atomic);
 	if (rc == TEST_PASS)
-		rc = modify_sqd(t, s.r.qp[1], IBV_QPS_RTS, 0, 0);
+		rc = modify_sqd(t, s.r.qp[1], IBV_QPS_RTS, 0, NULL);
 	if (rc != TEST_PASS)
 		goto out;
 	test_step(t, "answer the fault");
@@ -640,6 +657,44 @@ out:
  * The child: open the uffd, fork the holder (which keeps it and never
  * answers), set up, make n faults pending in context w, say so, wait.
  */
+/*
+ * W_SPF_MAIN's holder: read the fault's message (the fault now waits on
+ * this "handler", which never answers), say 'r', or 'f' if none came.
+ */
+static void holder_read_fault(int uffd, int ready_fd)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+	char c = 'f';
+
+	if (poll(&pfd, 1, FAULT_WAIT_MS) == 1 &&
+	    read(uffd, &msg, sizeof(msg)) == (ssize_t)sizeof(msg) &&
+	    msg.event == UFFD_EVENT_PAGEFAULT)
+		c = 'r';
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(TEST_FAIL);
+}
+
+/* W_SPF_MAIN: prefetch in this, the only, thread; 'd' if it returns. */
+static void spf_main(struct test_ctx *t, struct stall *s, int ready_fd)
+{
+	struct ibv_sge sge = { .addr = (uintptr_t)s->umem,
+			       .length = (uint32_t)s->len,
+			       .lkey = s->umr->lkey };
+	char c = 'd';
+	int err;
+
+	test_step(t, "synchronous ibv_advise_mr(PREFETCH_WRITE) of %zu pages in the only thread",
+		  s->npages);
+	err = ibv_advise_mr(s->r.pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+			    IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1);
+	tap_diag("the synchronous prefetch returned (%s) although nobody answered its fault",
+		 err ? strerror(err) : "success");
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(TEST_FAIL);
+	_exit(TEST_FAIL);
+}
+
 static void staller(struct test_ctx *t, int ready_fd, enum where w, size_t n)
 {
 	struct stall s;
@@ -654,6 +709,8 @@ static void staller(struct test_ctx *t, int ready_fd, enum where w, size_t n)
 	if (holder < 0)
 		_exit(TEST_FAIL);
 	if (holder == 0) {
+		if (w == W_SPF_MAIN)
+			holder_read_fault(s.uffd, ready_fd);
 		for (;;)
 			pause();
 	}
@@ -661,6 +718,8 @@ static void staller(struct test_ctx *t, int ready_fd, enum where w, size_t n)
 		_exit(TEST_FAIL);
 	if (stall_setup(t, &s, w, n) != TEST_PASS)
 		_exit(TEST_FAIL);
+	if (w == W_SPF_MAIN)
+		spf_main(t, &s, ready_fd);
 	if (n > 1 && w != W_APF) {
 		test_step(t, "%zu more QP pairs", n);
 		s.pairs = calloc(n, sizeof(*s.pairs));
@@ -716,6 +775,12 @@ static int stalled_start(struct test_ctx *t, struct stalled *st, enum where w,
 	if (read(st->fd, &c, 1) != 1)
 		return test_fail(t, "the stalling process failed before its %s faults were pending",
 				 where_name[w]);
+	if (c == 'd')
+		return test_fail(t, "the %s returned with its fault unanswered",
+				 where_name[w]);
+	if (c != 'r')
+		return test_fail(t, "the uffd holder read no fault within %d ms of the %s (stock kernel?)",
+				 FAULT_WAIT_MS, where_name[w]);
 	return TEST_PASS;
 }
 
@@ -723,20 +788,28 @@ static int stalled_start(struct test_ctx *t, struct stalled *st, enum where w,
 static int stalled_kill(struct test_ctx *t, struct stalled *st,
 			const struct rdma_res_count *before)
 {
+	const char *held = st->holder > 0 ?
+			   " while another process holds its uffd" : "";
 	int status, rc = TEST_PASS;
 	double t0 = test_now_s();
 
-	test_step(t, "SIGKILL the stalling process (its uffd stays held)");
+	test_step(t, "SIGKILL the stalling process%s", held);
 	if (kill(st->pid, SIGKILL))
 		return test_fail(t, "kill(SIGKILL): %s", strerror(errno));
 	if (!test_reap(st->pid, RELEASE_BOUND_S, &status)) {
-		rc = test_fail(t, "not reaped %d s after SIGKILL while another process holds its uffd",
-			       RELEASE_BOUND_S);
+		rc = test_fail(t, "not reaped %d s after SIGKILL%s",
+			       RELEASE_BOUND_S, held);
+	} else if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+		st->pid = -1;
+		rc = test_fail(t, "status 0x%x, expected SIGKILL (it failed before?)",
+			       status);
 	} else {
 		st->pid = -1;
 		tap_diag("reaped %.2f s after SIGKILL", test_now_s() - t0);
 		rc = rdma_res_count_wait(t, before, RELEASE_BOUND_S,
-					 "after SIGKILL, uffd still held");
+					 st->holder > 0 ?
+					 "after SIGKILL, uffd still held" :
+					 "after SIGKILL");
 		if (rc == TEST_PASS)
 			tap_diag("resources released %.2f s after SIGKILL",
 				 test_now_s() - t0);
@@ -1134,8 +1207,186 @@ out:
 	return test_worse(rc, link_teardown(t));
 }
 
+/* ------------------------------------------------------------------ */
+/* A handler that wakes the fault without resolving it                 */
+
+#define WAKE_RNR_RETRY	3
+#define WAKE_FAULTS	4		/* messages for the one page */
+#define WAKE_DELAY_US	5000		/* the handler's pause per fault */
+#define WAKE_SIG	"expected RNR retry counter exceeded|returned|saw [0-9]+ faults|no completion within|not reaped|not released"
+
+/* Wait up to FAULT_WAIT_MS for n fault messages on h (any process's). */
+static int wake_wait_faults(struct test_ctx *t, const struct uffdm *h,
+			    unsigned long n)
+{
+	double deadline = test_now_s() + FAULT_WAIT_MS / 1000.0;
+
+	while (uffdm_count(&h->faults) < n) {
+		if (uffdm_failed(h))
+			return uffdm_check(t, h);
+		if (test_now_s() > deadline)
+			return test_fail(t, "the handler saw %lu faults within %d ms, expected %lu (the woken access faults again)",
+					 uffdm_count(&h->faults), FAULT_WAIT_MS, n);
+		test_sleep_us(10000);
+	}
+	return TEST_PASS;
+}
+
+/*
+ * The RC responder defers the fault to the context's fault thread and
+ * answers with an RNR NAK; the fault thread's ib_umem_odp_fault_user()
+ * takes each wake as progress and faults again, so the fault never ends
+ * and each retry of the requester gets another RNR NAK.  With rnr_retry 3
+ * (set through SQD: only SQD -> SQD may change it) the WRITE must end with
+ * IBV_WC_RNR_RETRY_EXC_ERR.
+ */
+static int wake_write(struct test_ctx *t, struct stall *s)
+{
+	const struct ibv_qp_attr rnr = { .rnr_retry = WAKE_RNR_RETRY };
+	double deadline;
+	struct ibv_wc wc;
+	int rc, n;
+
+	test_step(t, "requester QP: RTS -> SQD, rnr_retry %d, SQD -> RTS",
+		  WAKE_RNR_RETRY);
+	rc = modify_sqd(t, s->r.qp[0], IBV_QPS_SQD, 0, NULL);
+	if (rc == TEST_PASS)
+		rc = modify_sqd(t, s->r.qp[0], IBV_QPS_SQD, IBV_QP_RNR_RETRY,
+				&rnr);
+	if (rc == TEST_PASS)
+		rc = modify_sqd(t, s->r.qp[0], IBV_QPS_RTS, 0, NULL);
+	if (rc == TEST_PASS)
+		rc = stall_start(t, s, W_RESP, 0, s->r.qp[0]);
+	if (rc != TEST_PASS)
+		return rc;
+	test_step(t, "wait for the RDMA WRITE's completion");
+	deadline = test_now_s() + TEST_WC_TIMEOUT_MS / 1000.0;
+	while ((n = ibv_poll_cq(s->r.cq[0], 1, &wc)) == 0) {
+		if (test_now_s() > deadline)
+			return test_fail(t, "RDMA WRITE: no completion within %d ms",
+					 TEST_WC_TIMEOUT_MS);
+		test_sleep_us(1000);
+	}
+	if (n < 0)
+		return test_fail(t, "ibv_poll_cq: %d", n);
+	if (wc.status != IBV_WC_RNR_RETRY_EXC_ERR)
+		return test_fail(t, "RDMA WRITE completed with %s, expected %s",
+				 ibv_wc_status_str(wc.status),
+				 ibv_wc_status_str(IBV_WC_RNR_RETRY_EXC_ERR));
+	tap_diag("RDMA WRITE: %s", ibv_wc_status_str(wc.status));
+	return TEST_PASS;
+}
+
+/*
+ * The child: the fixture with h (in memory the parent shares) answering
+ * with UFFDIO_WAKE only; then the WRITE (resp: 'r' once it ended as it
+ * must and the fault went on) or the synchronous prefetch ('d' if it ever
+ * returns); it waits to be killed.
+ */
+static void wake_child(struct test_ctx *t, int ready_fd, struct uffdm *h,
+		       enum where w)
+{
+	const struct uffdm_cfg cfg = {
+		.reg_mode = UFFDIO_REGISTER_MODE_MISSING,
+		.action = UFFDM_WAKE, .delay_max_us = WAKE_DELAY_US,
+	};
+	struct rdma_caps_req req = { .odp = true,
+				     .rc_odp_caps = IBV_ODP_SUPPORT_WRITE };
+	struct stall s;
+	char c = 'r';
+
+	stall_init(&s);
+	s.npages = 1;
+	s.len = s.psz;
+	if (rdma_setup(t, &s.r, &req) != TEST_PASS)
+		_exit(TEST_FAIL);
+	s.up = true;
+	if (mem_map(t, s.len, &s.pin, "pinned") != TEST_PASS)
+		_exit(TEST_FAIL);
+	pattern_fill(s.pin, s.len, SEED_PIN, 0, s.psz);
+	if (rdma_reg_mr(t, &s.r, s.pin, s.len, IBV_ACCESS_LOCAL_WRITE,
+			"pinned", &s.pmr) != TEST_PASS ||
+	    mem_map(t, s.len, &s.umem, "uffd") != TEST_PASS ||
+	    uffdm_setup(t, h, &cfg, s.umem, s.len, s.psz) != TEST_PASS ||
+	    rdma_reg_mr(t, &s.r, s.umem, s.len, ODP_ACCESS, "uffd (ODP)",
+			&s.umr) != TEST_PASS)
+		_exit(TEST_FAIL);
+	if (w == W_SPF_MAIN || w == W_SPF)
+		spf_main(t, &s, ready_fd);
+	if (wake_write(t, &s) != TEST_PASS ||
+	    wake_wait_faults(t, h, uffdm_count(&h->faults) + 2) != TEST_PASS)
+		_exit(TEST_FAIL);
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(TEST_FAIL);
+	for (;;)
+		pause();
+}
+
+static int test_wake_only(struct test_ctx *t)
+{
+	enum where w = *(const enum where *)t->arg;
+	struct stalled st = { .pid = -1, .holder = -1, .fd = -1 };
+	struct rdma_res_count before;
+	struct pollfd pfd;
+	struct uffdm *h;
+	int pfds[2], rc;
+	char c;
+
+	rc = rdma_res_count_get(t, &before);
+	if (rc != TEST_PASS)
+		return rc;
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (h == MAP_FAILED)
+		return test_fail(t, "mmap(shared handler state): %s",
+				 strerror(errno));
+	uffdm_init(h);
+	if (pipe(pfds)) {
+		rc = test_fail(t, "pipe: %s", strerror(errno));
+		goto out;
+	}
+	test_step(t, "fork the process whose handler only wakes (%s)",
+		  w == W_RESP ? "RDMA WRITE" : "synchronous prefetch");
+	st.pid = fork();
+	if (st.pid < 0) {
+		close(pfds[0]);
+		close(pfds[1]);
+		rc = test_fail(t, "fork: %s", strerror(errno));
+		goto out;
+	}
+	if (st.pid == 0) {
+		close(pfds[0]);
+		wake_child(t, pfds[1], h, w);
+	}
+	close(pfds[1]);
+	st.fd = pfds[0];
+	pfd = (struct pollfd){ .fd = st.fd, .events = POLLIN };
+	if (w == W_RESP) {
+		test_step(t, "wait for the child's RDMA WRITE to end");
+		if (poll(&pfd, 1, 2 * TEST_WC_TIMEOUT_MS + FAULT_WAIT_MS) != 1 ||
+		    read(st.fd, &c, 1) != 1 || c != 'r') {
+			rc = test_fail(t, "the child's RDMA WRITE did not end as it must (see above)");
+			goto out;
+		}
+	} else {
+		test_step(t, "wait for the prefetch's faults to repeat");
+		rc = wake_wait_faults(t, h, WAKE_FAULTS);
+		if (rc == TEST_PASS && poll(&pfd, 1, 0) == 1)
+			rc = test_fail(t, "the synchronous prefetch returned with its fault woken, not resolved (see above)");
+		if (rc != TEST_PASS)
+			goto out;
+	}
+	tap_diag("%lu fault messages for the one page, each only woken",
+		 uffdm_count(&h->faults));
+	rc = stalled_kill(t, &st, &before);
+out:
+	stalled_cleanup(&st);
+	munmap(h, sizeof(*h));
+	return rc;
+}
+
 static const enum where at_resp = W_RESP, at_req = W_REQ, at_comp = W_COMP,
-	at_ud = W_UD, at_apf = W_APF, at_spf = W_SPF;
+	at_ud = W_UD, at_apf = W_APF, at_spf = W_SPF, at_spf_main = W_SPF_MAIN;
 
 #define NEEDS	(FIX_UFFD | FIX_CANCEL)
 
@@ -1177,6 +1428,15 @@ static const struct test_case tests[] = {
 	  .desc = "SIGKILL, asynchronous prefetch pending, uffd held elsewhere: released", .needs = NEEDS },
 	{ .name = "kill_spf_holder", .fn = test_kill_holder, .arg = &at_spf,
 	  .desc = "SIGKILL, synchronous prefetch waiting, uffd held elsewhere: released", .needs = NEEDS },
+	{ .name = "kill_spf_main_holder", .fn = test_kill_holder, .arg = &at_spf_main,
+	  .desc = "SIGKILL of a process whose only thread waits in a synchronous prefetch; another process read the fault and never answers: reaped, released",
+	  .needs = NEEDS },
+	{ .name = "wake_only_resp", .fn = test_wake_only, .arg = &at_resp,
+	  .desc = "handler only UFFDIO_WAKEs: an RDMA WRITE (rnr_retry 3) ends with RNR retry exhaustion; the process is killable and released",
+	  .needs = NEEDS, .sig = WAKE_SIG },
+	{ .name = "wake_only_spf", .fn = test_wake_only, .arg = &at_spf,
+	  .desc = "handler only UFFDIO_WAKEs: a synchronous prefetch keeps refaulting in its call; the process is killable and released",
+	  .needs = NEEDS, .sig = WAKE_SIG },
 	{ .name = "destroy_qp_flood", .fn = test_destroy_qp_flood,
 	  .desc = "ibv_destroy_qp of a UD QP other QPs keep sending to: returns",
 	  .timeout_s = 600 },

@@ -33,13 +33,32 @@
  *
  *   storm_minor_shmem  WRITE only, 2 evictors pausing 0..200 us, handler
  *                      answers at once; STORM_SECONDS (default 5)
+ *   storm_missing_anon the same on anonymous memory registered MISSING:
+ *                      MADV_DONTNEED frees the pages, and the handler
+ *                      refills a dropped page from the shadow (UFFDIO_COPY),
+ *                      so a device write that went to a stale mapping (a
+ *                      freed page) or elsewhere is lost and seen
+ *                      (STORM_SECONDS)
  *   soak_mixed         all four operations, 2 evictors pausing 0..200 us,
  *                      handler sleeping 0..2 ms per fault; SOAK_SECONDS
  *                      (default 600)
  *
+ * On anonymous memory there is no page cache to keep what the device wrote:
+ * a page dropped after the device wrote it and before its bytes are
+ * checked would come back with the shadow's old bytes, which is no kernel
+ * fault.  So while an operation runs and until its bytes are checked (by an
+ * RDMA READ: what the device sees, and through the CPU mapping: what the
+ * memory holds) and the shadow is updated, the evictors leave its pages
+ * alone (a write-preferring rwlock: an evictor holds it shared across its
+ * check and its madvise()); every other page is theirs.  A page the
+ * operation writes may have been dropped just before it started: the
+ * device's mapping of it must be gone, or the write lands in a freed page
+ * and the CPU check sees the old bytes.
+ *
  * STORM_RNG_SEED=<n> repeats the traffic's random choices (the timing of the
- * evictions never repeats).  The duration must fit the test's time bound
- * (-T raises it).  Named rel_* so that the ibv suite (every odp_*
+ * evictions never repeats).  The test's time bound follows the duration
+ * (STORM_SECONDS or SOAK_SECONDS plus a margin) unless the table's is
+ * longer; -S scales it.  Named rel_* so that the ibv suite (every odp_*
  * program) does not run it: scripts/guest-tests runs storm_minor_shmem in
  * its rel suite (make check) and soak_mixed in its soak suite (make soak).
  */
@@ -77,6 +96,7 @@
 			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 
 struct storm_case {
+	enum tmem_kind kind;		/* TMEM_SHMEM: MINOR; TMEM_ANON: MISSING */
 	const char *env;		/* duration variable */
 	unsigned int default_s;
 	unsigned int timeout_s;		/* the table's .timeout_s */
@@ -95,11 +115,19 @@ static const char *const op_names[OP_NR] = {
 /* ------------------------------------------------------------------ */
 /* Evictor threads                                                      */
 
+/* The pages an operation uses, which the evictors leave alone (anon). */
+struct busy {
+	pthread_rwlock_t lock;
+	size_t lo, hi;			/* [lo, hi) pages; lo == hi: none */
+};
+
 struct evictor {
 	uint8_t *base;			/* the registered mapping */
 	size_t npages, psz;
 	unsigned int pause_us;
 	const atomic_bool *stop;
+	struct busy *busy;		/* NULL: every page may go */
+	atomic_ulong skipped;		/* picks that overlapped busy pages */
 	uint64_t rng;			/* thread private */
 	atomic_ulong calls;		/* successful madvise() calls */
 	atomic_ulong pages;		/* pages they dropped */
@@ -107,6 +135,38 @@ struct evictor {
 	pthread_t thread;
 	bool started;
 };
+
+/* madvise(MADV_DONTNEED) unless busy pages overlap; false on error. */
+static bool evict(struct evictor *ev, size_t pg, size_t n)
+{
+	bool skip = false;
+	int err = 0;
+
+	if (ev->busy) {
+		err = pthread_rwlock_rdlock(&ev->busy->lock);
+		if (err) {
+			atomic_store(&ev->err, err);
+			return false;
+		}
+		skip = pg < ev->busy->hi && ev->busy->lo < pg + n;
+	}
+	if (!skip && madvise(ev->base + pg * ev->psz, n * ev->psz,
+			     MADV_DONTNEED))
+		err = errno ? errno : EIO;
+	if (ev->busy)
+		pthread_rwlock_unlock(&ev->busy->lock);
+	if (err) {
+		atomic_store(&ev->err, err);
+		return false;
+	}
+	if (skip) {
+		atomic_fetch_add(&ev->skipped, 1);
+	} else {
+		atomic_fetch_add(&ev->calls, 1);
+		atomic_fetch_add(&ev->pages, n);
+	}
+	return true;
+}
 
 static void *evictor_thread(void *arg)
 {
@@ -118,13 +178,8 @@ static void *evictor_thread(void *arg)
 
 		if (n > ev->npages - pg)
 			n = ev->npages - pg;
-		if (madvise(ev->base + pg * ev->psz, n * ev->psz,
-			    MADV_DONTNEED)) {
-			atomic_store(&ev->err, errno ? errno : EIO);
+		if (!evict(ev, pg, n))
 			break;
-		}
-		atomic_fetch_add(&ev->calls, 1);
-		atomic_fetch_add(&ev->pages, n);
 		if (ev->pause_us)
 			test_sleep_us((unsigned int)test_rng_below(&ev->rng,
 							 ev->pause_us + 1));
@@ -141,6 +196,12 @@ struct storm {
 	const struct storm_case *c;
 	struct rdma_res r;
 	struct tmem m;
+	uint8_t *cpu;			/* how the CPU sees the region: the
+					 * alias (shmem), or the registered
+					 * mapping itself (anon: faults go
+					 * through the handler) */
+	struct busy busy;		/* anon: the current op's pages */
+	bool busy_init;
 	struct uffdm h;
 	void *src, *sink;		/* pinned: one op / the region + result */
 	size_t src_len, sink_len;
@@ -160,29 +221,36 @@ struct storm {
 	unsigned long long bytes_moved, bytes_verified;
 };
 
+/* Seconds from the environment variable, or the default; false: invalid. */
+static bool env_seconds(const struct storm_case *c, unsigned int *secs)
+{
+	const char *s = getenv(c->env);
+	unsigned long v;
+	char *end;
+
+	*secs = c->default_s;
+	if (!s)
+		return true;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > 7 * 24 * 3600)
+		return false;
+	*secs = (unsigned int)v;
+	return true;
+}
+
 /* Seconds from the environment variable, or the default. */
 static int duration_from_env(struct test_ctx *t, const struct storm_case *c,
 			     unsigned int *secs)
 {
 	const char *s = getenv(c->env);
-	unsigned int bound = c->timeout_s > t->opts->timeout_s ?
-			     c->timeout_s : t->opts->timeout_s;
-	char *end;
-	unsigned long v;
 
-	*secs = c->default_s;
-	if (s) {
-		errno = 0;
-		v = strtoul(s, &end, 10);
-		if (errno || end == s || *end || v == 0 || v > 7 * 24 * 3600)
-			return test_fail(t, "%s='%s': expected seconds (1..604800)",
-					 c->env, s);
-		*secs = (unsigned int)v;
-	}
-	if (*secs + TIME_MARGIN_S > bound)
-		return test_fail(t, "%s=%u does not fit the %u s time bound (%u s margin): run with -T %u",
-				 c->env, *secs, bound, TIME_MARGIN_S,
-				 *secs + TIME_MARGIN_S);
+	if (!env_seconds(c, secs))
+		return test_fail(t, "%s='%s': expected seconds (1..604800)",
+				 c->env, s);
+	if (*secs + TIME_MARGIN_S > t->timeout_s)
+		return test_fail(t, "%s=%u does not fit the %u s time bound (%u s margin)",
+				 c->env, *secs, t->timeout_s, TIME_MARGIN_S);
 	return TEST_PASS;
 }
 
@@ -271,15 +339,21 @@ static uint64_t region_addr(const struct storm *s, size_t off)
 	return (uintptr_t)s->m.addr + off;
 }
 
-/* RDMA READ of [off, off + len) into the sink at off (poisoned first). */
+/*
+ * RDMA READ of [off, off + len) into the sink at off, poisoned first with
+ * bytes that differ from the expected ones: pattern(seed) if pattern, else
+ * the shadow's.
+ */
 static int read_range(struct test_ctx *t, struct storm *s, size_t off,
-		      size_t len)
+		      size_t len, bool pattern, uint32_t seed)
 {
 	uint8_t *dst = (uint8_t *)s->sink + off;
 	size_t i;
 
-	for (i = 0; i < len; i++)	/* differs from the expected bytes */
-		dst[i] = (uint8_t)~s->shadow[off + i];
+	for (i = 0; i < len; i++)
+		dst[i] = (uint8_t)~(pattern ?
+				    pattern_byte(seed, off + i, s->psz) :
+				    s->shadow[off + i]);
 	s->bytes_moved += len;
 	return rdma_rw(t, &s->r, 0, IBV_WR_RDMA_READ, dst, (uint32_t)len,
 		       s->sink_mr->lkey, region_addr(s, off), s->mr->rkey,
@@ -295,7 +369,7 @@ static int read_back(struct test_ctx *t, struct storm *s, unsigned long n,
 
 	test_step(t, "op %lu: RDMA READ back %zu bytes at offset %zu (after %s, seed 0x%08" PRIx32 ")",
 		  n, len, off, op_names[op], seed);
-	rc = read_range(t, s, off, len);
+	rc = read_range(t, s, off, len, true, seed);
 	if (rc != TEST_PASS)
 		return rc;
 	snprintf(what, sizeof(what), "op %lu (%s of %zu bytes at offset %zu) read back",
@@ -306,22 +380,59 @@ static int read_back(struct test_ctx *t, struct storm *s, unsigned long n,
 	return rc;
 }
 
+/* Anon: the evictors leave [off, off + len)'s pages alone (len 0: none). */
+static int busy_set(struct test_ctx *t, struct storm *s, size_t off,
+		    size_t len)
+{
+	int err;
+
+	if (!s->busy_init)
+		return TEST_PASS;
+	err = pthread_rwlock_wrlock(&s->busy.lock);
+	if (err)
+		return test_fail(t, "pthread_rwlock_wrlock(busy pages): %s",
+				 strerror(err));
+	s->busy.lo = len ? off / s->psz : 0;
+	s->busy.hi = len ? (off + len - 1) / s->psz + 1 : 0;
+	pthread_rwlock_unlock(&s->busy.lock);
+	return TEST_PASS;
+}
+
+/*
+ * WRITE pattern(seed), then what the device reads back and what the CPU
+ * mapping holds must both be it; only then the shadow takes it (anon: the
+ * handler refills a page the CPU check faults from the shadow, so a write
+ * the device lost shows the old bytes).
+ */
 static int op_write(struct test_ctx *t, struct storm *s, unsigned long n,
 		    size_t off, size_t len)
 {
 	uint32_t seed = pick_seed(s, off, len);
+	char what[128];
 	int rc;
 
+	rc = busy_set(t, s, off, len);
+	if (rc != TEST_PASS)
+		return rc;
 	test_step(t, "op %lu: RDMA WRITE %zu bytes at offset %zu, seed 0x%08" PRIx32,
 		  n, len, off, seed);
 	pattern_fill(s->src, len, seed, off, s->psz);
 	s->bytes_moved += len;
 	rc = rdma_rw(t, &s->r, 0, IBV_WR_RDMA_WRITE, s->src, (uint32_t)len,
 		     s->src_mr->lkey, region_addr(s, off), s->mr->rkey, NULL);
+	if (rc == TEST_PASS)
+		rc = read_back(t, s, n, OP_WRITE, off, len, seed);
+	if (rc != TEST_PASS)
+		return rc;
+	test_step(t, "op %lu: CPU check of %zu bytes at offset %zu", n, len, off);
+	snprintf(what, sizeof(what), "op %lu (RDMA WRITE of %zu bytes at offset %zu) in memory (CPU)",
+		 n, len, off);
+	rc = pattern_verify(t, s->cpu + off, len, seed, off, s->psz, what);
+	s->bytes_verified += len;
 	if (rc != TEST_PASS)
 		return rc;
 	pattern_fill(s->shadow + off, len, seed, off, s->psz);
-	return read_back(t, s, n, OP_WRITE, off, len, seed);
+	return busy_set(t, s, 0, 0);
 }
 
 static int op_send(struct test_ctx *t, struct storm *s, unsigned long n,
@@ -366,7 +477,7 @@ static int op_read(struct test_ctx *t, struct storm *s, unsigned long n,
 	int rc;
 
 	test_step(t, "op %lu: RDMA READ %zu bytes at offset %zu", n, len, off);
-	rc = read_range(t, s, off, len);
+	rc = read_range(t, s, off, len, false, 0);
 	if (rc != TEST_PASS)
 		return rc;
 	snprintf(what, sizeof(what), "op %lu (RDMA READ of %zu bytes at offset %zu)",
@@ -396,7 +507,7 @@ static int op_fetch_add(struct test_ctx *t, struct storm *s, unsigned long n)
 	s->counter += add;
 	memcpy(s->shadow + s->counter_pos, &s->counter, sizeof(s->counter));
 	/* The page cache holds the sum (the alias never faults). */
-	memcpy(&now, s->m.alias + s->counter_pos, sizeof(now));
+	memcpy(&now, s->cpu + s->counter_pos, sizeof(now));
 	s->bytes_verified += 2 * sizeof(old);
 	if (now != s->counter)
 		return test_fail(t, "op %lu: counter at region offset %zu holds 0x%016" PRIx64 " after FETCH_ADD, expected 0x%016" PRIx64,
@@ -464,7 +575,7 @@ static int evictors_check(struct test_ctx *t, const struct storm *s)
 	for (i = 0; i < NR_EVICTORS; i++) {
 		err = atomic_load(&s->ev[i].err);
 		if (err)
-			return test_fail(t, "evictor %d: madvise(MADV_DONTNEED): %s",
+			return test_fail(t, "evictor %d: madvise(MADV_DONTNEED) or its lock: %s",
 					 i, strerror(err));
 	}
 	return TEST_PASS;
@@ -483,6 +594,7 @@ static int evictors_start(struct test_ctx *t, struct storm *s)
 		ev->psz = s->psz;
 		ev->pause_us = s->c->evict_pause_us;
 		ev->stop = &s->stop;
+		ev->busy = s->busy_init ? &s->busy : NULL;
 		ev->rng = test_rng_next(&s->rng) | 1;
 		err = pthread_create(&ev->thread, NULL, evictor_thread, ev);
 		if (err)
@@ -553,10 +665,44 @@ static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 	return TEST_PASS;
 }
 
+/* uffdm_fill_fn: a MISSING page comes back with what the shadow holds. */
+static void shadow_fill(const void *arg, size_t pos, uint8_t *buf, size_t len)
+{
+	const struct storm *s = arg;
+
+	memcpy(buf, s->shadow + pos, len);
+}
+
+/* Anon: the busy pages' lock, writers first (the traffic must get in). */
+static int busy_init(struct test_ctx *t, struct storm *s)
+{
+	pthread_rwlockattr_t attr;
+	int err;
+
+	err = pthread_rwlockattr_init(&attr);
+	if (!err)
+		err = pthread_rwlockattr_setkind_np(&attr,
+				PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	if (!err)
+		err = pthread_rwlock_init(&s->busy.lock, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (err)
+		return test_fail(t, "pthread_rwlock_init(busy pages): %s",
+				 strerror(err));
+	s->busy_init = true;
+	return TEST_PASS;
+}
+
 /* Memory, buffers, uffd, MRs. */
 static int storm_prepare(struct test_ctx *t, struct storm *s)
 {
-	const struct uffdm_cfg cfg = {
+	const bool anon = s->c->kind == TMEM_ANON;
+	const struct uffdm_cfg cfg = anon ? (struct uffdm_cfg){
+		.reg_mode = UFFDIO_REGISTER_MODE_MISSING,
+		.action = UFFDM_COPY,
+		.fill = shadow_fill, .fill_arg = s,
+		.delay_max_us = s->c->handler_delay_us,
+	} : (struct uffdm_cfg){
 		.reg_mode = UFFDIO_REGISTER_MODE_MINOR,
 		.action = UFFDM_CONTINUE,
 		.features = UFFD_FEATURE_MINOR_SHMEM,
@@ -564,11 +710,14 @@ static int storm_prepare(struct test_ctx *t, struct storm *s)
 	};
 	int rc;
 
-	test_step(t, "%lu bytes of shmem memfd with an alias mapping",
-		  REGION_LEN);
-	rc = tmem_create(t, &s->m, TMEM_SHMEM, REGION_LEN, true);
+	test_step(t, "%lu bytes of %s%s", REGION_LEN, tmem_kind_str(s->c->kind),
+		  anon ? "" : " with an alias mapping");
+	rc = tmem_create(t, &s->m, s->c->kind, REGION_LEN, !anon);
+	if (rc == TEST_PASS && anon)
+		rc = busy_init(t, s);
 	if (rc != TEST_PASS)
 		return rc;
+	s->cpu = anon ? s->m.addr : s->m.alias;
 	s->psz = s->m.psz;
 	s->npages = REGION_LEN / s->psz;
 	s->span = REGION_LEN - s->psz;	/* the last page: the counter's */
@@ -579,10 +728,14 @@ static int storm_prepare(struct test_ctx *t, struct storm *s)
 	if (!s->shadow || !s->touched)
 		return test_fail(t, "malloc(shadow, %lu bytes): %s", REGION_LEN,
 				 strerror(errno));
-	/* Page cache through the alias; the registered mapping has no PTEs. */
+	/*
+	 * shmem: page cache through the alias; the registered mapping has no
+	 * PTEs.  anon: no page yet; the handler fills each from the shadow.
+	 */
 	pattern_fill(s->shadow, REGION_LEN, SEED_INIT, 0, s->psz);
 	memcpy(s->shadow + s->counter_pos, &s->counter, sizeof(s->counter));
-	memcpy(s->m.alias, s->shadow, REGION_LEN);
+	if (!anon)
+		memcpy(s->m.alias, s->shadow, REGION_LEN);
 
 	test_step(t, "pinned source and sink buffers");
 	s->src_len = (MAX_OP_LEN + s->psz - 1) / s->psz * s->psz;
@@ -599,8 +752,10 @@ static int storm_prepare(struct test_ctx *t, struct storm *s)
 	if (rc != TEST_PASS)
 		return rc;
 
-	test_step(t, "uffd-register the mapping MINOR (UFFDIO_CONTINUE%s)",
-		  s->c->handler_delay_us ? " after a random delay" : "");
+	test_step(t, "uffd-register the mapping %s%s", anon ?
+		  "MISSING (UFFDIO_COPY from the shadow" :
+		  "MINOR (UFFDIO_CONTINUE",
+		  s->c->handler_delay_us ? " after a random delay)" : ")");
 	rc = uffdm_setup(t, &s->h, &cfg, s->m.addr, REGION_LEN, s->psz);
 	if (rc != TEST_PASS)
 		return rc;
@@ -628,8 +783,10 @@ static int storm_final_check(struct test_ctx *t, struct storm *s)
 	size_t i;
 	int rc;
 
-	test_step(t, "final: page cache (alias mapping) against the shadow");
-	rc = shadow_verify(t, s, s->m.alias, 0, REGION_LEN,
+	test_step(t, "final: the region through the CPU against the shadow");
+	rc = shadow_verify(t, s, s->cpu, 0, REGION_LEN,
+			   s->c->kind == TMEM_ANON ?
+			   "final check of the region (CPU; dropped pages refilled from the shadow)" :
 			   "final check of the page cache (alias mapping)");
 	s->bytes_verified += REGION_LEN;
 	if (rc != TEST_PASS)
@@ -667,14 +824,17 @@ static int storm_assert(struct test_ctx *t, const struct storm *s,
 	unsigned long pages, calls = evictions(s, &pages);
 	unsigned long faults = uffdm_count(&s->h.faults);
 	unsigned long minor = uffdm_count(&s->h.minor_faults);
+	unsigned long skipped = 0;
 	size_t i, touched = 0;
 	int rc = TEST_PASS;
 
 	for (i = 0; i < s->npages; i++)
 		touched += s->touched[i];
 	test_step(t, "check the counts");
-	tap_diag("evictions: %lu madvise(MADV_DONTNEED) calls dropping %lu pages, %d threads",
-		 calls, pages, NR_EVICTORS);
+	for (i = 0; i < NR_EVICTORS; i++)
+		skipped += atomic_load(&s->ev[i].skipped);
+	tap_diag("evictions: %lu madvise(MADV_DONTNEED) calls dropping %lu pages, %d threads (%lu picks skipped: pages of the running op)",
+		 calls, pages, NR_EVICTORS, skipped);
 	tap_diag("device touched %zu of %zu pages; %lu uffd faults during the traffic (%ld beyond one per touched page)",
 		 touched, s->npages, traffic_faults,
 		 (long)traffic_faults - (long)touched);
@@ -690,9 +850,15 @@ static int storm_assert(struct test_ctx *t, const struct storm *s,
 		rc = test_fail(t, "the traffic raised no uffd fault: the device never faulted");
 	if (!calls)
 		rc = test_fail(t, "no eviction happened");
-	if (minor != faults)
+	if (s->c->kind != TMEM_ANON && minor != faults)
 		rc = test_fail(t, "%lu uffd faults, only %lu flagged MINOR", faults,
 			       minor);
+	if (s->c->kind == TMEM_ANON && minor)
+		rc = test_fail(t, "%lu of %lu uffd faults on MISSING-registered memory flagged MINOR",
+			       minor, faults);
+	if (s->c->kind == TMEM_ANON && traffic_faults <= touched)
+		rc = test_fail(t, "%lu uffd faults during the traffic for %zu touched pages: no page the traffic used was dropped and refilled",
+			       traffic_faults, touched);
 	return test_worse(rc, uffdm_check(t, &s->h));
 }
 
@@ -738,6 +904,7 @@ static int run_storm(struct test_ctx *t, const struct storm_case *c)
 		atomic_init(&s.ev[i].calls, 0);
 		atomic_init(&s.ev[i].pages, 0);
 		atomic_init(&s.ev[i].err, 0);
+		atomic_init(&s.ev[i].skipped, 0);
 	}
 	rc = duration_from_env(t, c, &secs);
 	if (rc == TEST_PASS)
@@ -764,6 +931,8 @@ static int run_storm(struct test_ctx *t, const struct storm_case *c)
 	rc = test_worse(rc, mem_unmap(t, &s.src, s.src_len, "source"));
 	free(s.shadow);
 	free(s.touched);
+	if (s.busy_init)
+		pthread_rwlock_destroy(&s.busy.lock);
 	return test_worse(rc, rdma_teardown(t, &s.r));
 }
 
@@ -779,12 +948,17 @@ static int test_storm(struct test_ctx *t)
  * bring it back, so no write would ever complete (Documentation/design.md).
  */
 static const struct storm_case storm_case = {
-	.env = "STORM_SECONDS", .default_s = STORM_DEFAULT_S,
+	.kind = TMEM_SHMEM, .env = "STORM_SECONDS", .default_s = STORM_DEFAULT_S,
+	.timeout_s = STORM_TIMEOUT_S, .evict_pause_us = 200,
+};
+
+static const struct storm_case anon_case = {
+	.kind = TMEM_ANON, .env = "STORM_SECONDS", .default_s = STORM_DEFAULT_S,
 	.timeout_s = STORM_TIMEOUT_S, .evict_pause_us = 200,
 };
 
 static const struct storm_case soak_case = {
-	.env = "SOAK_SECONDS", .default_s = SOAK_DEFAULT_S,
+	.kind = TMEM_SHMEM, .env = "SOAK_SECONDS", .default_s = SOAK_DEFAULT_S,
 	.timeout_s = SOAK_TIMEOUT_S, .mixed = true,
 	.handler_delay_us = 2000, .evict_pause_us = 200,
 };
@@ -794,13 +968,30 @@ static const struct test_case tests[] = {
 	  .desc = "RDMA WRITE + READ back into shmem uffd MINOR memory while 2 threads MADV_DONTNEED random pages (STORM_SECONDS, default 5)",
 	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = STORM_TIMEOUT_S,
 	  .arg = &storm_case },
+	{ .name = "storm_missing_anon", .fn = test_storm,
+	  .desc = "RDMA WRITE, READ back and CPU check on anonymous uffd MISSING memory while 2 threads MADV_DONTNEED (free) other random pages, refilled from the shadow (STORM_SECONDS, default 5)",
+	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = STORM_TIMEOUT_S,
+	  .arg = &anon_case },
 	{ .name = "soak_mixed", .fn = test_storm,
 	  .desc = "soak: WRITE, SEND, READ, FETCH_ADD on shmem uffd MINOR memory, evictions, handler delays 0..2 ms (SOAK_SECONDS, default 600)",
 	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = SOAK_TIMEOUT_S,
 	  .arg = &soak_case },
 };
 
+/* Each case's bound follows its duration (the table's unless longer). */
 int main(int argc, char **argv)
 {
-	return test_main(argc, argv, tests, ARRAY_SIZE(tests));
+	struct test_case tc[ARRAY_SIZE(tests)];
+	unsigned int secs;
+	size_t i;
+
+	memcpy(tc, tests, sizeof(tests));
+	for (i = 0; i < ARRAY_SIZE(tc); i++) {
+		const struct storm_case *c = tc[i].arg;
+
+		if (env_seconds(c, &secs) &&
+		    secs + TIME_MARGIN_S + 30 > tc[i].timeout_s)
+			tc[i].timeout_s = secs + TIME_MARGIN_S + 30;
+	}
+	return test_main(argc, argv, tc, ARRAY_SIZE(tc));
 }

@@ -158,7 +158,7 @@ static int pend_start(struct test_ctx *t, struct pend *p)
 	if (n < 0)
 		return test_fail(t, "poll(uffd): %s", strerror(errno));
 	if (n == 0)
-		return test_fail(t, "no uffd fault within %d ms of the RDMA WRITE (stock kernel?)",
+		return test_fail(t, "the uffd saw 0 faults within %d ms of the RDMA WRITE (stock kernel?)",
 				 FAULT_WAIT_MS);
 	return TEST_PASS;
 }
@@ -500,16 +500,27 @@ static int test_dereg_mr_pending_40s(struct test_ctx *t)
 }
 
 /*
- * The handler never answers: the uffd is closed only once the dereg has
- * returned (or after 150 s, past the test's bound).  The dereg must not
- * depend on userspace: it returns with the fault still pending, and the
- * WRITE fails.  Without ib_umem_odp_cancel_faults() the dereg blocks for
- * rxe's 50 s pool timeout, longer than this test may run, then frees the
- * MR under the responder.
+ * The "stalled" teardowns: the handler never answers; the uffd is closed as
+ * soon as the teardown returns, or after STALL_RELEASE_MS with the
+ * teardown still blocked, which fails the test ("waited for the
+ * userfaultfd handler").  Where the teardown waits for the fault (a kernel
+ * whose rxe faults sleep in its work items, without a cancel: the series'
+ * first version without its cancel patches), it waits for the responder's
+ * reference, which only the answer or rxe's 50 s pool timeout (a WARN, then
+ * the object freed under the fault) gives back; the release comes first,
+ * and STALL_BOUND_S (the test's own bound, less than 50 s) ends the test
+ * even if the release does not help.
+ */
+#define STALL_RELEASE_MS	20000
+#define STALL_BOUND_S		35
+
+/*
+ * The dereg must not depend on userspace: it returns with the fault still
+ * pending, and the WRITE fails.
  */
 static int test_dereg_mr_stalled(struct test_ctx *t)
 {
-	return dereg_pending(t, 150000, REL_CLOSE, true, true);
+	return dereg_pending(t, STALL_RELEASE_MS, REL_CLOSE, true, true);
 }
 
 /*
@@ -564,14 +575,14 @@ static int test_destroy_qp_pending_long(struct test_ctx *t)
 }
 
 /*
- * The handler never answers: the uffd is closed only once the destroy has
- * returned (or after 150 s, past the test's bound).  Without the rxe task
- * cancelling its worker's fault, the destroy spins in rxe_cleanup_task()
- * until then, and rxe's pool cleanup WARNs after 50 s.
+ * The handler never answers (see STALL_RELEASE_MS): the destroy must return
+ * with the fault pending.  Where the responder's work item sleeps in the
+ * fault, the destroy spins in rxe_cleanup_task() until it is answered, and
+ * rxe's pool cleanup WARNs after 50 s.
  */
 static int test_destroy_qp_stalled(struct test_ctx *t)
 {
-	return destroy_qp_pending(t, 150000, REL_CLOSE, true, true);
+	return destroy_qp_pending(t, STALL_RELEASE_MS, REL_CLOSE, true, true);
 }
 
 /* Scenario 8: stall past the hung-task timeout, then answer: data intact. */
@@ -601,8 +612,63 @@ out:
 	return test_worse(rc, pend_teardown(t, &p));
 }
 
-/* Scenario 5: change the mapping under the pending fault, then close. */
+/*
+ * Scenario 5: change the mapping under the pending fault, then close the
+ * uffd, which lets the fault go.
+ *
+ * An ODP MR follows the address, not the memory once mapped there: the
+ * fault is retried (by rxe's fault thread, the responder then maps the
+ * range again) on whatever is mapped at the address when the fault is let
+ * go.  After munmap or mremap the test moves, before it lets the fault go,
+ * a read-only placeholder with a pattern to the old address: the WRITE
+ * needs write access there, so it must fail with a remote access error
+ * (ib_umem_odp_fault_user() -EFAULT, "a fault the thread could not
+ * resolve fails the access") and every byte of the placeholder must stay.
+ * mremap also keeps the moved mapping until the end: nothing was present
+ * to move and the device wrote nothing there, so it reads all zero.
+ * MADV_DONTNEED keeps the mapping: the WRITE completes on zero pages.
+ */
 enum mm_change { MM_MUNMAP, MM_DONTNEED, MM_MREMAP };
+
+/*
+ * A read-only mapping with pattern SEED_BG for the target's old address.
+ * It is filled while the target still holds that address (so it lands
+ * elsewhere), made read-only, and moved there once the target is gone:
+ * while it is writable there the requester's retries would rightly find it
+ * and write into it.
+ */
+static int placeholder_prepare(struct test_ctx *t, struct pend *p,
+			       void **staging)
+{
+	void *m = mmap(NULL, p->map_len, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	*staging = NULL;
+	if (m == MAP_FAILED)
+		return test_fail(t, "mmap(placeholder): %s", strerror(errno));
+	pattern_fill(m, p->map_len, SEED_BG, 0, p->psz);
+	if (mprotect(m, p->map_len, PROT_READ)) {
+		munmap(m, p->map_len);
+		return test_fail(t, "mprotect(placeholder, PROT_READ): %s",
+				 strerror(errno));
+	}
+	*staging = m;
+	return TEST_PASS;
+}
+
+static int placeholder_move(struct test_ctx *t, struct pend *p,
+			    void **staging, void *at)
+{
+	void *moved = mremap(*staging, p->map_len, p->map_len,
+			     MREMAP_MAYMOVE | MREMAP_FIXED, at);
+
+	if (moved == MAP_FAILED)
+		return test_fail(t, "mremap(read-only placeholder %p to the old target address %p): %s",
+				 *staging, at, strerror(errno));
+	*staging = NULL;
+	p->dst = moved;	/* pend_teardown unmaps it */
+	return TEST_PASS;
+}
 
 static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 {
@@ -610,12 +676,15 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 					     "mremap" };
 	struct pend p;
 	double t0;
-	void *moved;
+	void *moved = NULL, *staging = NULL, *old;
 	int rc, st;
 
 	rc = pend_begin(t, &p);
+	if (rc == TEST_PASS && what != MM_DONTNEED)
+		rc = placeholder_prepare(t, &p, &staging);
 	if (rc != TEST_PASS)
 		goto out;
+	old = p.dst;
 	test_step(t, "%s of the target with the fault pending", names[what]);
 	t0 = test_now_s();
 	switch (what) {
@@ -640,6 +709,7 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 		moved = mmap(NULL, p.map_len, PROT_NONE,
 			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (moved == MAP_FAILED) {
+			moved = NULL;
 			rc = test_fail(t, "mmap(mremap destination): %s",
 				       strerror(errno));
 			goto out;
@@ -648,21 +718,21 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 			   MREMAP_FIXED, moved) == MAP_FAILED) {
 			rc = test_fail(t, "mremap(target, MAYMOVE|FIXED, fault pending): %s",
 				       strerror(errno));
-			munmap(moved, p.map_len);
 			goto out;
 		}
 		p.dst = NULL;
 		p.registered = false;
-		if (munmap(moved, p.map_len)) {
-			rc = test_fail(t, "munmap(moved target): %s",
-				       strerror(errno));
-			goto out;
-		}
 		break;
 	}
 	tap_diag("%s with a pending fault returned after %.2f s", names[what],
 		 test_now_s() - t0);
-	/* Let the fault go: it must complete (with data or an error). */
+	if (what != MM_DONTNEED) {
+		test_step(t, "read-only placeholder to the old target address");
+		rc = placeholder_move(t, &p, &staging, old);
+		if (rc != TEST_PASS)
+			goto out;
+	}
+	/* Let the fault go. */
 	test_step(t, "close(uffd) after %s", names[what]);
 	if (close(p.uffd))
 		rc = test_fail(t, "close(uffd): %s", strerror(errno));
@@ -671,10 +741,39 @@ static int mm_change_pending(struct test_ctx *t, enum mm_change what)
 	if (rc != TEST_PASS)
 		goto out;
 	rc = pend_wait_wc(t, &p, TEST_WC_TIMEOUT_MS, &st);
-	if (rc == TEST_PASS && st < 0)
+	if (rc != TEST_PASS)
+		goto out;
+	if (st < 0) {
 		rc = test_fail(t, "no RDMA WRITE completion after %s + uffd close",
 			       names[what]);
+		goto out;
+	}
+	if (what == MM_DONTNEED) {
+		if (st != IBV_WC_SUCCESS)
+			rc = test_fail(t, "RDMA WRITE after MADV_DONTNEED + uffd close: %s",
+				       ibv_wc_status_str((enum ibv_wc_status)st));
+		else
+			rc = pend_verify(t, &p, true);
+		goto out;
+	}
+	if (st != IBV_WC_REM_ACCESS_ERR)
+		rc = test_fail(t, "RDMA WRITE to the %s target, a read-only placeholder mapped there: %s, expected %s",
+			       what == MM_MUNMAP ? "unmapped" : "moved away",
+			       ibv_wc_status_str((enum ibv_wc_status)st),
+			       ibv_wc_status_str(IBV_WC_REM_ACCESS_ERR));
+	test_step(t, "verify the placeholder at the old address");
+	rc = test_worse(rc, pattern_verify(t, p.dst, p.map_len, SEED_BG, 0,
+					   p.psz, "read-only placeholder at the old target address"));
+	if (moved) {
+		test_step(t, "verify the moved mapping");
+		rc = test_worse(rc, bytes_verify(t, moved, p.map_len, 0, 0,
+						 "moved target (mremap)"));
+	}
 out:
+	if (moved && munmap(moved, p.map_len))
+		rc = test_fail(t, "munmap(moved target): %s", strerror(errno));
+	if (staging && munmap(staging, p.map_len))
+		rc = test_fail(t, "munmap(placeholder): %s", strerror(errno));
 	return test_worse(rc, pend_teardown(t, &p));
 }
 
@@ -725,9 +824,14 @@ static void proc_report(pid_t pid)
 	}
 }
 
-/* The victim: set up, make the fault pending, tell the parent, wait. */
-static void victim(struct test_ctx *t, int ready_fd, bool uffd_first,
-		   bool holder)
+/*
+ * The victim: set up, make the fault pending, tell the parent, wait.  With
+ * cmd_fd >= 0 it answers each byte read from it with 'p' while its WRITE's
+ * fault is still pending (the uffd has a message nobody read, the WRITE has
+ * no completion), 'c' otherwise; it exits when cmd_fd is closed.
+ */
+static void victim(struct test_ctx *t, int ready_fd, int cmd_fd,
+		   bool uffd_first, bool holder)
 {
 	struct pend p;
 	pid_t hpid;
@@ -753,6 +857,17 @@ static void victim(struct test_ctx *t, int ready_fd, bool uffd_first,
 		_exit(TEST_FAIL);
 	if (write(ready_fd, &c, 1) != 1)
 		_exit(TEST_FAIL);
+	while (cmd_fd >= 0) {
+		struct pollfd pfd = { .fd = p.uffd, .events = POLLIN };
+		struct ibv_wc wc;
+
+		if (read(cmd_fd, &c, 1) != 1)
+			_exit(TEST_PASS);
+		c = poll(&pfd, 1, 0) == 1 &&
+		    ibv_poll_cq(p.r.cq[0], 1, &wc) == 0 ? 'p' : 'c';
+		if (write(ready_fd, &c, 1) != 1)
+			_exit(TEST_FAIL);
+	}
 	for (;;)
 		pause();
 }
@@ -778,7 +893,7 @@ static int kill_once(struct test_ctx *t, unsigned int iter, bool uffd_first,
 	}
 	if (pid == 0) {
 		close(pfd[0]);
-		victim(t, pfd[1], uffd_first, holder);
+		victim(t, pfd[1], -1, uffd_first, holder);
 	}
 	close(pfd[1]);
 	if (holder &&
@@ -954,8 +1069,9 @@ static int fork_pending(struct test_ctx *t, bool event_fork)
 	bool started = false;
 	struct pend p;
 	pid_t pid;
-	int rc, st, status, err;
+	int rc, st, status, err, go[2] = { -1, -1 };
 	double t0;
+	char c;
 
 	pend_init(&p);
 	test_step(t, "userfaultfd with features 0x%llx",
@@ -982,7 +1098,16 @@ static int fork_pending(struct test_ctx *t, bool event_fork)
 		goto out;
 	}
 	started = true;
-	/* fork() with the device fault pending; the child reads its copy. */
+	/*
+	 * fork() with the device fault pending.  The child's copy of the
+	 * target had no page at the fork, and the device writes only the
+	 * parent's pages: it reads all zero, at once and again after the
+	 * parent's WRITE has completed.  Its exit status decides.
+	 */
+	if (pipe(go)) {
+		rc = test_fail(t, "pipe: %s", strerror(errno));
+		goto out;
+	}
 	test_step(t, "fork() with the fault pending");
 	t0 = test_now_s();
 	pid = fork();
@@ -991,22 +1116,21 @@ static int fork_pending(struct test_ctx *t, bool event_fork)
 		goto out;
 	}
 	if (pid == 0) {
-		volatile uint8_t *d = p.dst;
-
-		_exit(d[0] == 0 && d[p.map_len - 1] == 0 ? 0 : 3);
+		close(go[1]);
+		if (bytes_verify(t, p.dst, p.map_len, 0, 0,
+				 "forked child's copy of the target, at the fork") != TEST_PASS)
+			_exit(3);
+		/* EOF once the parent's WRITE completed (or it gave up). */
+		while (read(go[0], &c, 1) > 0)
+			;
+		_exit(bytes_verify(t, p.dst, p.map_len, 0, 0,
+				   "forked child's copy of the target, after the parent's WRITE") != TEST_PASS ?
+		      4 : 0);
 	}
+	close(go[0]);
+	go[0] = -1;
 	tap_diag("fork() with a pending fault returned after %.2f s",
 		 test_now_s() - t0);
-	test_step(t, "wait for the child");
-	if (!test_reap(pid, 20, &status)) {
-		proc_report(pid);
-		kill(pid, SIGKILL);
-		rc = test_fail(t, "forked child did not exit within 20 s");
-		goto out;
-	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		tap_diag("child status 0x%x (3: its copy was not zero pages)",
-			 status);
 	/* Answer the parent's fault: the WRITE must finish with its data. */
 	atomic_store(&fh.release, true);
 	rc = pend_wait_wc(t, &p, TEST_WC_TIMEOUT_MS, &st);
@@ -1016,6 +1140,19 @@ static int fork_pending(struct test_ctx *t, bool event_fork)
 			       ibv_wc_status_str((enum ibv_wc_status)st));
 	if (rc == TEST_PASS)
 		rc = pend_verify(t, &p, false);
+	close(go[1]);
+	go[1] = -1;
+	test_step(t, "wait for the child's check of its copy");
+	if (!test_reap(pid, 20, &status)) {
+		proc_report(pid);
+		kill(pid, SIGKILL);
+		test_reap(pid, 10, &status);
+		rc = test_fail(t, "forked child did not exit within 20 s");
+		goto out;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		rc = test_fail(t, "forked child: status 0x%x (exit 3: its copy was not zero at the fork, 4: not zero after the parent's WRITE)",
+			       status);
 	tap_diag("handler: %u fault messages, %u fork events",
 		 atomic_load(&fh.faults), atomic_load(&fh.forks));
 	if (rc == TEST_PASS && event_fork && atomic_load(&fh.forks) != 1)
@@ -1032,6 +1169,10 @@ out:
 			rc = test_fail(t, "fork handler: %s: %s", fh.failed,
 				       strerror(fh.err));
 	}
+	if (go[0] >= 0)
+		close(go[0]);
+	if (go[1] >= 0)
+		close(go[1]);
 	return test_worse(rc, pend_teardown(t, &p));
 }
 
@@ -1048,8 +1189,9 @@ static int test_fork_pending_event_fork(struct test_ctx *t)
 /* ------------------------------------------------------------------ */
 /* Scenario 7: a process that never answers must not stall others      */
 
-#define LAT_OPS		200
-#define LAT_LEN		4096
+#define ISO_OPS		200
+#define ISO_LEN		4096
+#define ISO_SEED	0x71u
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -1058,87 +1200,144 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* LAT_OPS signaled 4 KiB RDMA WRITEs on pinned memory; median and max. */
-static int measure_latency(struct test_ctx *t, struct rdma_res *r,
-			   struct ibv_mr *mr, uint8_t *buf, const char *when)
+/* Ask the staller whether its fault is still pending: 'p' it is. */
+static int staller_pending(struct test_ctx *t, int cmd_fd, int ans_fd,
+			   const char *when)
 {
-	double lat[LAT_OPS], t0;
-	unsigned int i;
-	int rc;
+	struct pollfd pfd = { .fd = ans_fd, .events = POLLIN };
+	char c = 'q';
 
-	test_step(t, "latency %s", when);
-	for (i = 0; i < LAT_OPS; i++) {
-		t0 = test_now_s();
-		rc = rdma_rw(t, r, 0, IBV_WR_RDMA_WRITE, buf, LAT_LEN, mr->lkey,
-			     (uintptr_t)buf + LAT_LEN, mr->rkey, NULL);
-		if (rc != TEST_PASS)
-			return rc;
-		lat[i] = (test_now_s() - t0) * 1e6;
-	}
-	qsort(lat, LAT_OPS, sizeof(lat[0]), cmp_double);
-	tap_diag("4 KiB RDMA WRITE latency %s: median %.0f us, p99 %.0f us, max %.0f us",
-		 when, lat[LAT_OPS / 2], lat[LAT_OPS * 99 / 100],
-		 lat[LAT_OPS - 1]);
+	test_step(t, "is the other process's fault still pending %s?", when);
+	if (write(cmd_fd, &c, 1) != 1)
+		return test_fail(t, "write(staller command pipe): %s",
+				 strerror(errno));
+	if (poll(&pfd, 1, 20000) != 1 || read(ans_fd, &c, 1) != 1)
+		return test_fail(t, "the stalling process did not answer within 20 s");
+	if (c != 'p')
+		return test_fail(t, "the other process's fault is no longer pending %s: its WRITE completed or its uffd message went away",
+				 when);
 	return TEST_PASS;
 }
 
+/*
+ * ISO_OPS signaled 4 KiB RDMA WRITEs between pinned buffers of this
+ * process, each with its own pattern, each bounded by TEST_WC_TIMEOUT_MS
+ * and checked byte by byte at the target; the latencies are printed only.
+ */
+static int iso_traffic(struct test_ctx *t, struct rdma_res *r,
+		       struct ibv_mr *mr, uint8_t *buf, const char *when)
+{
+	double lat[ISO_OPS], t0;
+	char what[96];
+	unsigned int i;
+	int rc;
+
+	for (i = 0; i < ISO_OPS; i++) {
+		test_step(t, "4 KiB RDMA WRITE %u of %d %s", i + 1, ISO_OPS,
+			  when);
+		pattern_fill(buf, ISO_LEN, ISO_SEED + i, 0, ISO_LEN);
+		memset(buf + ISO_LEN, 0, ISO_LEN);
+		t0 = test_now_s();
+		rc = rdma_rw(t, r, 0, IBV_WR_RDMA_WRITE, buf, ISO_LEN, mr->lkey,
+			     (uintptr_t)buf + ISO_LEN, mr->rkey, NULL);
+		if (rc != TEST_PASS)
+			return rc;
+		lat[i] = (test_now_s() - t0) * 1e6;
+		snprintf(what, sizeof(what), "WRITE %u %s: target", i + 1, when);
+		rc = pattern_verify(t, buf + ISO_LEN, ISO_LEN, ISO_SEED + i, 0,
+				    ISO_LEN, what);
+		if (rc != TEST_PASS)
+			return rc;
+	}
+	qsort(lat, ISO_OPS, sizeof(lat[0]), cmp_double);
+	tap_diag("%d 4 KiB RDMA WRITEs %s completed and verified: median %.0f us, max %.0f us (not judged)",
+		 ISO_OPS, when, lat[ISO_OPS / 2], lat[ISO_OPS - 1]);
+	return TEST_PASS;
+}
+
+/*
+ * Another process has an RDMA WRITE whose responder fault waits on a uffd
+ * it never answers.  This process's WRITEs on its own QPs of the same
+ * device must all complete, with their data, while that fault stays
+ * pending (asked before and after); then the staller is killed and its
+ * resources are released.  Each WRITE is bounded (TEST_WC_TIMEOUT_MS), the
+ * whole by the test's own bound.
+ */
 static int test_isolation_stalled_peer(struct test_ctx *t)
 {
 	const struct rdma_caps_req req = { 0 };
+	struct rdma_res_count before;
 	struct ibv_mr *mr = NULL;
-	void *buf = NULL;
+	uint8_t *buf = NULL;
 	struct rdma_res r;
 	pid_t pid = -1;
-	int pfd[2] = { -1, -1 }, rc, status;
+	int ans[2] = { -1, -1 }, cmd[2] = { -1, -1 }, rc, status;
 	char c;
 
+	rc = rdma_res_count_get(t, &before);
+	if (rc != TEST_PASS)
+		return rc;
 	rc = rdma_setup(t, &r, &req);
 	if (rc != TEST_PASS)
 		return rc;
-	rc = mem_map(t, 2 * LAT_LEN, &buf, "latency buffer");
+	rc = mem_map(t, 2 * ISO_LEN, (void **)&buf, "WRITE buffers");
 	if (rc == TEST_PASS)
-		rc = rdma_reg_mr(t, &r, buf, 2 * LAT_LEN, IBV_ACCESS_LOCAL_WRITE |
-				 IBV_ACCESS_REMOTE_WRITE, "latency", &mr);
+		rc = rdma_reg_mr(t, &r, buf, 2 * ISO_LEN, IBV_ACCESS_LOCAL_WRITE |
+				 IBV_ACCESS_REMOTE_WRITE, "WRITE buffers", &mr);
 	if (rc == TEST_PASS)
-		rc = measure_latency(t, &r, mr, buf, "before the stall");
+		rc = iso_traffic(t, &r, mr, buf, "before the stall");
 	if (rc != TEST_PASS)
 		goto out;
-	/* Another process with a fault pending on a uffd it never answers. */
-	if (pipe(pfd)) {
+	if (pipe(ans) || pipe(cmd)) {
 		rc = test_fail(t, "pipe: %s", strerror(errno));
 		goto out;
 	}
+	test_step(t, "fork the process whose fault stalls");
 	pid = fork();
 	if (pid < 0) {
 		rc = test_fail(t, "fork(staller): %s", strerror(errno));
 		goto out;
 	}
 	if (pid == 0) {
-		close(pfd[0]);
-		victim(t, pfd[1], false, false);
+		close(ans[0]);
+		close(cmd[1]);
+		victim(t, ans[1], cmd[0], false, false);
 	}
-	close(pfd[1]);
-	pfd[1] = -1;
+	close(ans[1]);
+	close(cmd[0]);
+	ans[1] = cmd[0] = -1;
 	test_step(t, "wait for the staller's pending fault");
-	if (read(pfd[0], &c, 1) != 1) {
+	if (read(ans[0], &c, 1) != 1) {
 		rc = test_fail(t, "staller failed before its fault was pending");
 		goto out;
 	}
-	rc = measure_latency(t, &r, mr, buf, "while another process stalls");
+	rc = staller_pending(t, cmd[1], ans[0], "before the traffic");
+	if (rc == TEST_PASS)
+		rc = iso_traffic(t, &r, mr, buf, "while another process's fault stalls");
+	if (rc == TEST_PASS)
+		rc = staller_pending(t, cmd[1], ans[0], "after the traffic");
 out:
 	if (pid > 0) {
 		test_step(t, "kill the staller");
 		if (kill(pid, SIGKILL) || !test_reap(pid, 20, &status))
-			rc = test_fail(t, "staller not killed/reaped: %s",
+			rc = test_fail(t, "staller not killed/reaped within 20 s: %s",
 				       strerror(errno));
+		else if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+			rc = test_fail(t, "staller status 0x%x, expected SIGKILL",
+				       status);
 	}
-	if (pfd[0] >= 0)
-		close(pfd[0]);
-	if (pfd[1] >= 0)
-		close(pfd[1]);
-	rc = test_worse(rc, rdma_dereg_mr(t, &mr, "latency"));
-	rc = test_worse(rc, mem_unmap(t, &buf, 2 * LAT_LEN, "latency buffer"));
-	return test_worse(rc, rdma_teardown(t, &r));
+	if (ans[0] >= 0)
+		close(ans[0]);
+	if (cmd[1] >= 0)
+		close(cmd[1]);
+	rc = test_worse(rc, rdma_dereg_mr(t, &mr, "WRITE buffers"));
+	rc = test_worse(rc, mem_unmap(t, (void **)&buf, 2 * ISO_LEN,
+				      "WRITE buffers"));
+	rc = test_worse(rc, rdma_teardown(t, &r));
+	if (pid > 0 && rc == TEST_PASS)
+		rc = rdma_res_count_wait(t, &before, 20,
+					 "after the staller was killed");
+	return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1263,15 +1462,15 @@ static const struct test_case tests[] = {
 	  .desc = "ibv_dereg_mr of the faulting MR, uffd closed after 3 s",
 	  .needs = FIX_UFFD },
 	{ .name = "dereg_mr_stalled", .fn = test_dereg_mr_stalled,
-	  .desc = "ibv_dereg_mr of the faulting MR, handler never answers: dereg returns, WRITE fails",
-	  .timeout_s = 30,
+	  .desc = "ibv_dereg_mr of the faulting MR, handler never answers: dereg returns before the uffd is closed (20 s), WRITE fails",
+	  .timeout_s = STALL_BOUND_S,
 	  .needs = FIX_UFFD | FIX_CANCEL },
 	{ .name = "destroy_qp_pending", .fn = test_destroy_qp_pending,
 	  .desc = "ibv_destroy_qp of the faulting responder, handler answers after 3 s",
 	  .needs = FIX_UFFD },
 	{ .name = "destroy_qp_stalled", .fn = test_destroy_qp_stalled,
-	  .desc = "ibv_destroy_qp of the faulting responder, handler never answers: destroy returns",
-	  .timeout_s = 30,
+	  .desc = "ibv_destroy_qp of the faulting responder, handler never answers: destroy returns before the uffd is closed (20 s)",
+	  .timeout_s = STALL_BOUND_S,
 	  .needs = FIX_UFFD | FIX_CANCEL },
 	{ .name = "destroy_qp_pending_long", .fn = test_destroy_qp_pending_long,
 	  .desc = "ibv_destroy_qp blocked until rxe's 50 s pool timeout gives up, then the fault is answered",
@@ -1297,23 +1496,23 @@ static const struct test_case tests[] = {
 	  .timeout_s = 240,
 	  .needs = FIX_UFFD | FIX_CANCEL },
 	{ .name = "munmap_pending", .fn = test_munmap_pending,
-	  .desc = "munmap of the target while a fault waits, then close(uffd)",
+	  .desc = "munmap of the target while a fault waits, read-only placeholder there, close(uffd): WRITE fails, placeholder intact",
 	  .needs = FIX_UFFD },
 	{ .name = "dontneed_pending", .fn = test_dontneed_pending,
-	  .desc = "MADV_DONTNEED of the target while a fault waits, then close(uffd)",
+	  .desc = "MADV_DONTNEED of the target while a fault waits, then close(uffd): WRITE completes on zero pages",
 	  .needs = FIX_UFFD },
 	{ .name = "mremap_pending", .fn = test_mremap_pending,
-	  .desc = "mremap(DONTUNMAP) of the target while a fault waits, then close(uffd)",
+	  .desc = "mremap of the target while a fault waits, read-only placeholder at the old address, close(uffd): WRITE fails, nothing written",
 	  .needs = FIX_UFFD },
 	{ .name = "fork_pending", .fn = test_fork_pending,
-	  .desc = "fork() while a device fault is pending (no EVENT_FORK), then answer",
+	  .desc = "fork() while a device fault is pending (no EVENT_FORK), then answer: the child's copy stays zero",
 	  .needs = FIX_UFFD },
 	{ .name = "fork_pending_event_fork", .fn = test_fork_pending_event_fork,
-	  .desc = "fork() while a device fault is pending with UFFD_FEATURE_EVENT_FORK, then answer",
+	  .desc = "fork() while a device fault is pending with UFFD_FEATURE_EVENT_FORK, then answer: the child's copy stays zero",
 	  .needs = FIX_UFFD },
 	{ .name = "isolation_stalled_peer", .fn = test_isolation_stalled_peer,
-	  .desc = "other QPs' RDMA WRITE latency while another process never answers its uffd",
-	  .needs = FIX_UFFD },
+	  .desc = "another process's fault stays pending while this one's 200 RDMA WRITEs complete with their data; then it is killed and released",
+	  .needs = FIX_UFFD, .timeout_s = 120 },
 	{ .name = "user_mode_only_unprivileged", .fn = test_user_mode_only_unprivileged,
 	  .desc = "no CAP_SYS_PTRACE: only UFFD_USER_MODE_ONLY; the device fault fails cleanly" },
 };
