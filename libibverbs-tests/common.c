@@ -717,23 +717,11 @@ static void *handler_thread(void *arg)
 	}
 }
 
-int uffd_missing_setup(struct test_ctx *t, struct uffd_handler *h, void *addr,
-		       size_t len, uffd_fill_fn fill, const void *fill_arg)
+/* The source page, the stop eventfd and the thread of an open uffd. */
+static int handler_start(struct test_ctx *t, struct uffd_handler *h)
 {
-	int rc, err;
+	int err;
 
-	h->base = addr;
-	h->len = len;
-	h->psz = page_size();
-	h->fill = fill;
-	h->fill_arg = fill_arg;
-	rc = uffd_open(t, &h->uffd);
-	if (rc != TEST_PASS)
-		return rc;
-	rc = uffd_register_missing(t, h->uffd, addr, len);
-	if (rc != TEST_PASS)
-		return rc;
-	h->registered = true;
 	h->src_page = aligned_alloc(h->psz, h->psz);
 	if (!h->src_page)
 		return test_fail(t, "aligned_alloc(uffd source page): %s",
@@ -747,6 +735,26 @@ int uffd_missing_setup(struct test_ctx *t, struct uffd_handler *h, void *addr,
 				 strerror(err));
 	h->started = true;
 	return TEST_PASS;
+}
+
+int uffd_missing_setup(struct test_ctx *t, struct uffd_handler *h, void *addr,
+		       size_t len, uffd_fill_fn fill, const void *fill_arg)
+{
+	int rc;
+
+	h->base = addr;
+	h->len = len;
+	h->psz = page_size();
+	h->fill = fill;
+	h->fill_arg = fill_arg;
+	rc = uffd_open(t, &h->uffd);
+	if (rc != TEST_PASS)
+		return rc;
+	rc = uffd_register_missing(t, h->uffd, addr, len);
+	if (rc != TEST_PASS)
+		return rc;
+	h->registered = true;
+	return handler_start(t, h);
 }
 
 int uffd_missing_teardown(struct test_ctx *t, struct uffd_handler *h)
@@ -1662,4 +1670,20 @@ bool test_reap(pid_t pid, double timeout_s, int *status)
 		test_sleep_us(10000);
 	}
 	return false;
+}
+
+int uffd_missing_setup_shared(struct test_ctx *t, struct uffd_handler *h,
+			      const struct uffd_handler *first)
+{
+	h->base = first->base;
+	h->len = first->len;
+	h->psz = first->psz;
+	h->fill = first->fill;
+	h->fill_arg = first->fill_arg;
+	/* The same open uffd; closing the duplicate leaves first's open. */
+	h->uffd = fcntl(first->uffd, F_DUPFD_CLOEXEC, 0);
+	if (h->uffd < 0)
+		return test_fail(t, "fcntl(uffd, F_DUPFD_CLOEXEC) for a second handler thread: %s",
+				 strerror(errno));
+	return handler_start(t, h);
 }

@@ -338,4 +338,13 @@ int rdma_res_count_wait(struct test_ctx *t, const struct rdma_res_count *want,
 int uffd_wait_faults(struct test_ctx *t, const struct uffd_handler *h,
 		     unsigned long n, int timeout_ms);
 
+/*
+ * A second handler thread on the uffd of first (set up and running): h
+ * reads the same uffd (a duplicate of its fd) and resolves the faults it
+ * reads the way first does, with its own source page and counters (add the
+ * two up).  The registration stays first's: tear h down before first.
+ */
+int uffd_missing_setup_shared(struct test_ctx *t, struct uffd_handler *h,
+			      const struct uffd_handler *first);
+
 #endif /* LIBIBVERBS_TESTS_COMMON_H */
