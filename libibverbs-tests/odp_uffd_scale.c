@@ -2,9 +2,13 @@
 /*
  * Scale and concurrency of RDMA ODP faults on userfaultfd-missing memory:
  * one page, 64 pages, a 256 MiB MR faulted in a bounded part (every 64th
- * page plus a contiguous 4 MiB block; faulting all 65536 pages in one call
- * costs O(N^2) page walks with the current series), and 8 QP pairs driven by
- * 4 threads faulting the same uffd pages at once.
+ * page plus a contiguous 4 MiB block: write_256m_sparse_*, from when a fault
+ * cost O(N) page walks) and in whole (write_256m_all_*: every one of its
+ * 65536 pages written, each installed once, every byte verified; 32 QP
+ * pairs keep 4 WRITEs outstanding each, as each QP faults one page at a
+ * time), 8 QP pairs driven by 4 threads faulting the same uffd pages at once,
+ * and 16 QP pairs with 4 WRs outstanding each whose WRs overlap so that two
+ * QPs fault every page, with two handler threads reading the uffd.
  *
  * Every page the device touches must be installed by the handler exactly
  * once (further faults on it end in EEXIST) and every byte is checked.  Times
@@ -663,18 +667,19 @@ static int test_concurrent(struct test_ctx *t)
  * MANY QP pairs on one device context, each keeping up to `depth` RDMA
  * WRITEs (or READs) outstanding, posted and polled by one thread.
  *
- * full: the 256 MiB MR in 64 KiB WRs, WR k of QP q covering chunk
+ * full: the 256 MiB MR in one-page WRs, WR k of QP q writing page
  *   k * qps + q: every page is written by exactly one WR, every byte of the
- *   MR is written.  The pinned source is one pattern period (256 pages:
- *   pattern_byte() repeats every 256 pages), so it holds the bytes of every
- *   chunk.
+ *   MR is written.  One page a WR: a QP faults one page at a time (the
+ *   responder answers the fault with an RNR NAK and the requester resends
+ *   all it sent after it), so longer WRs only resend more.  The pinned
+ *   source is one pattern period (256 pages: pattern_byte() repeats every
+ *   256 pages), so it holds the bytes of every page.
  * else: OVL_WRS WRs per QP; WR k = w * qps + q (w-th WR of QP q) covers
  *   pages [4k, 4k + 8) less 100 bytes at each end, so every page but the
  *   first and last four is in two WRs of two different QPs, which fault it
  *   at about the same time; the union is [100, len - 100).  A READ puts the
  *   bytes at the same positions of a pinned sink of the MR's size.
  */
-#define MANY_WR_LEN	(64UL << 10)	/* full: bytes per WR */
 #define OVL_WRS		4		/* overlap layout: WRs per QP */
 #define OVL_STEP	4		/* pages between WR starts */
 #define OVL_SPAN	8		/* pages a WR spans */
@@ -715,8 +720,8 @@ static void many_wr(const struct many *m, unsigned int q, size_t k,
 	const size_t psz = m->s.psz, n = k * m->v->qps + q;
 
 	if (m->v->full) {
-		*pos = n * MANY_WR_LEN;
-		*len = MANY_WR_LEN;
+		*pos = n * psz;
+		*len = psz;
 		return;
 	}
 	*pos = n * OVL_STEP * psz + OVL_EDGE;
@@ -804,6 +809,9 @@ static int many_drive(struct test_ctx *t, struct many *m)
 		}
 		if (rc != TEST_PASS)
 			break;
+		if (got && (completed + got) / 4096 != completed / 4096)
+			test_step(t, "%zu of %zu WRs completed", completed + got,
+				  total);
 		completed += got;
 		if (got) {
 			idle_since = test_now_s();
@@ -828,7 +836,7 @@ static int many_setup(struct test_ctx *t, struct many *m)
 	int rc;
 
 	m->len = many_mr_len(m->v, psz);
-	m->wrs = m->v->full ? m->len / MANY_WR_LEN / m->v->qps : OVL_WRS;
+	m->wrs = m->v->full ? m->len / psz / m->v->qps : OVL_WRS;
 	m->buf_len = m->v->full ? 256 * psz : m->len;
 	m->pair = calloc(m->v->qps, sizeof(*m->pair));
 	m->posted = calloc(m->v->qps, sizeof(*m->posted));
@@ -836,9 +844,9 @@ static int many_setup(struct test_ctx *t, struct many *m)
 	if (!m->pair || !m->posted || !m->done)
 		return test_fail(t, "calloc(%u QP pairs): %s", m->v->qps,
 				 strerror(errno));
-	if (m->v->full && m->wrs * m->v->qps * MANY_WR_LEN != m->len)
-		return test_fail(t, "%u QPs do not divide %zu WRs", m->v->qps,
-				 m->len / MANY_WR_LEN);
+	if (m->v->full && m->wrs * m->v->qps * psz != m->len)
+		return test_fail(t, "%u QPs do not divide %zu pages", m->v->qps,
+				 m->len / psz);
 	for (q = 0; q < m->v->qps; q++) {
 		rc = rdma_pair_create(t, &m->r, &m->pair[q]);
 		if (rc != TEST_PASS)
@@ -990,7 +998,7 @@ static const struct test_case tests[] = {
 					       .two_handlers = true,
 					       .qps = 32, .depth = 4 },
 	  .timeout_s = WRITE_ALL_TIMEOUT_S,
-	  .desc = "256 MiB uffd-missing MR: every page written (64 KiB WRITEs, 32 QP pairs, 4 outstanding each), each installed once, every byte verified",
+	  .desc = "256 MiB uffd-missing MR: every page written (one-page WRITEs, 32 QP pairs, 4 outstanding each, two handler threads), each installed once, every byte verified",
 	  .needs = FIX_UFFD | FIX_COPY },
 	{ .name = "write_256m_all_odp", .fn = test_many,
 	  .arg = &(const struct many_variant){ .full = true, .qps = 32,
