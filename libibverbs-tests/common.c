@@ -1687,3 +1687,33 @@ int uffd_missing_setup_shared(struct test_ctx *t, struct uffd_handler *h,
 				 strerror(errno));
 	return handler_start(t, h);
 }
+
+static const char *advice_str(enum ibv_advise_mr_advice advice)
+{
+	switch (advice) {
+	case IBV_ADVISE_MR_ADVICE_PREFETCH: return "PREFETCH";
+	case IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE: return "PREFETCH_WRITE";
+	case IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT: return "PREFETCH_NO_FAULT";
+	}
+	return "?";
+}
+
+int rdma_advise(struct test_ctx *t, struct rdma_res *r,
+		enum ibv_advise_mr_advice advice, uint32_t flags,
+		struct ibv_sge *sge, uint32_t n)
+{
+	int ret = ibv_advise_mr(r->pd, advice, flags, sge, n);
+
+	if (ret < 0)
+		ret = errno;
+	if (ret == EOPNOTSUPP || ret == ENOSYS)
+		return test_skip(t, "ibv_advise_mr(%s) on %s: %s",
+				 advice_str(advice), r->dev_name, strerror(ret));
+	if (ret)
+		return test_fail(t, "ibv_advise_mr(%s, %s, %u SGEs, the first %u bytes at 0x%" PRIx64 "): %s",
+				 advice_str(advice),
+				 flags & IBV_ADVISE_MR_FLAG_FLUSH ? "FLUSH" : "async",
+				 n, sge[0].length, (uint64_t)sge[0].addr,
+				 strerror(ret));
+	return TEST_PASS;
+}

@@ -347,4 +347,12 @@ int uffd_wait_faults(struct test_ctx *t, const struct uffd_handler *h,
 int uffd_missing_setup_shared(struct test_ctx *t, struct uffd_handler *h,
 			      const struct uffd_handler *first);
 
+/*
+ * ibv_advise_mr(advice, flags) of n SGEs on r's PD: TEST_SKIP when the
+ * device does not support it, TEST_FAIL naming the advice and the errno.
+ */
+int rdma_advise(struct test_ctx *t, struct rdma_res *r,
+		enum ibv_advise_mr_advice advice, uint32_t flags,
+		struct ibv_sge *sge, uint32_t n);
+
 #endif /* LIBIBVERBS_TESTS_COMMON_H */

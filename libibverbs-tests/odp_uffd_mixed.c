@@ -412,21 +412,11 @@ static int pf_prefetch(struct test_ctx *t, struct rdma_res *r, uint8_t *addr,
 {
 	struct ibv_sge sge = { .addr = (uintptr_t)addr, .length = (uint32_t)len,
 			       .lkey = lkey };
-	int ret;
 
-	test_step(t, "synchronous PREFETCH_WRITE of the whole MR (%zu bytes, one SGE)",
+	test_step(t, "synchronous PREFETCH_WRITE of the whole MR (%zu bytes, one SGE, half uffd)",
 		  len);
-	ret = ibv_advise_mr(r->pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
-			    IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1);
-	if (ret < 0)
-		ret = errno;
-	if (ret == EOPNOTSUPP || ret == ENOSYS)
-		return test_skip(t, "ibv_advise_mr(PREFETCH_WRITE) on %s: %s",
-				 t->opts->dev, strerror(ret));
-	if (ret)
-		return test_fail(t, "ibv_advise_mr(PREFETCH_WRITE, FLUSH, %zu bytes, half uffd): %s",
-				 len, strerror(ret));
-	return TEST_PASS;
+	return rdma_advise(t, r, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+			   IBV_ADVISE_MR_FLAG_FLUSH, &sge, 1);
 }
 
 /* region's bytes [0, len): the uffd half holds `uffd_seed`, the ordinary

@@ -397,19 +397,8 @@ out:
 static int prefetch_write(struct test_ctx *t, struct rdma_res *r,
 			  struct ibv_sge *sge, uint32_t n)
 {
-	int ret = ibv_advise_mr(r->pd, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
-				IBV_ADVISE_MR_FLAG_FLUSH, sge, n);
-
-	if (ret < 0)
-		ret = errno;
-	if (ret == EOPNOTSUPP || ret == ENOSYS)
-		return test_skip(t, "ibv_advise_mr(PREFETCH_WRITE) on %s: %s",
-				 t->opts->dev, strerror(ret));
-	if (ret)
-		return test_fail(t, "ibv_advise_mr(PREFETCH_WRITE, FLUSH, %u SGEs at 0x%llx): %s",
-				 n, (unsigned long long)sge[0].addr,
-				 strerror(ret));
-	return TEST_PASS;
+	return rdma_advise(t, r, IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE,
+			   IBV_ADVISE_MR_FLAG_FLUSH, sge, n);
 }
 
 static int test_prefetch_256m(struct test_ctx *t)
