@@ -739,23 +739,11 @@ static void *handler_thread(void *arg)
 	}
 }
 
-int uffd_missing_setup(struct test_ctx *t, struct uffd_handler *h, void *addr,
-		       size_t len, uffd_fill_fn fill, const void *fill_arg)
+/* The source page, the stop eventfd and the thread of an open uffd. */
+static int handler_start(struct test_ctx *t, struct uffd_handler *h)
 {
-	int rc, err;
+	int err;
 
-	h->base = addr;
-	h->len = len;
-	h->psz = page_size();
-	h->fill = fill;
-	h->fill_arg = fill_arg;
-	rc = uffd_open(t, &h->uffd);
-	if (rc != TEST_PASS)
-		return rc;
-	rc = uffd_register_missing(t, h->uffd, addr, len);
-	if (rc != TEST_PASS)
-		return rc;
-	h->registered = true;
 	h->src_page = aligned_alloc(h->psz, h->psz);
 	if (!h->src_page)
 		return test_fail(t, "aligned_alloc(uffd source page): %s",
@@ -769,6 +757,26 @@ int uffd_missing_setup(struct test_ctx *t, struct uffd_handler *h, void *addr,
 				 strerror(err));
 	h->started = true;
 	return TEST_PASS;
+}
+
+int uffd_missing_setup(struct test_ctx *t, struct uffd_handler *h, void *addr,
+		       size_t len, uffd_fill_fn fill, const void *fill_arg)
+{
+	int rc;
+
+	h->base = addr;
+	h->len = len;
+	h->psz = page_size();
+	h->fill = fill;
+	h->fill_arg = fill_arg;
+	rc = uffd_open(t, &h->uffd);
+	if (rc != TEST_PASS)
+		return rc;
+	rc = uffd_register_missing(t, h->uffd, addr, len);
+	if (rc != TEST_PASS)
+		return rc;
+	h->registered = true;
+	return handler_start(t, h);
 }
 
 int uffd_missing_teardown(struct test_ctx *t, struct uffd_handler *h)
@@ -1705,5 +1713,51 @@ int uffd_wait_copies(struct test_ctx *t, const struct uffd_handler *h,
 					 n, uffd_faults(h));
 		test_sleep_us(1000);
 	}
+	return TEST_PASS;
+}
+
+int uffd_missing_setup_shared(struct test_ctx *t, struct uffd_handler *h,
+			      const struct uffd_handler *first)
+{
+	h->base = first->base;
+	h->len = first->len;
+	h->psz = first->psz;
+	h->fill = first->fill;
+	h->fill_arg = first->fill_arg;
+	/* The same open uffd; closing the duplicate leaves first's open. */
+	h->uffd = fcntl(first->uffd, F_DUPFD_CLOEXEC, 0);
+	if (h->uffd < 0)
+		return test_fail(t, "fcntl(uffd, F_DUPFD_CLOEXEC) for a second handler thread: %s",
+				 strerror(errno));
+	return handler_start(t, h);
+}
+
+static const char *advice_str(enum ibv_advise_mr_advice advice)
+{
+	switch (advice) {
+	case IBV_ADVISE_MR_ADVICE_PREFETCH: return "PREFETCH";
+	case IBV_ADVISE_MR_ADVICE_PREFETCH_WRITE: return "PREFETCH_WRITE";
+	case IBV_ADVISE_MR_ADVICE_PREFETCH_NO_FAULT: return "PREFETCH_NO_FAULT";
+	}
+	return "?";
+}
+
+int rdma_advise(struct test_ctx *t, struct rdma_res *r,
+		enum ibv_advise_mr_advice advice, uint32_t flags,
+		struct ibv_sge *sge, uint32_t n)
+{
+	int ret = ibv_advise_mr(r->pd, advice, flags, sge, n);
+
+	if (ret < 0)
+		ret = errno;
+	if (ret == EOPNOTSUPP || ret == ENOSYS)
+		return test_skip(t, "ibv_advise_mr(%s) on %s: %s",
+				 advice_str(advice), r->dev_name, strerror(ret));
+	if (ret)
+		return test_fail(t, "ibv_advise_mr(%s, %s, %u SGEs, the first %u bytes at 0x%" PRIx64 "): %s",
+				 advice_str(advice),
+				 flags & IBV_ADVISE_MR_FLAG_FLUSH ? "FLUSH" : "async",
+				 n, sge[0].length, (uint64_t)sge[0].addr,
+				 strerror(ret));
 	return TEST_PASS;
 }

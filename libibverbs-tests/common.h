@@ -363,4 +363,21 @@ void uffd_handler_refuse(struct uffd_handler *h);
 int uffd_wait_copies(struct test_ctx *t, const struct uffd_handler *h,
 		     unsigned long n, int timeout_ms);
 
+/*
+ * A second handler thread on the uffd of first (set up and running): h
+ * reads the same uffd (a duplicate of its fd) and resolves the faults it
+ * reads the way first does, with its own source page and counters (add the
+ * two up).  The registration stays first's: tear h down before first.
+ */
+int uffd_missing_setup_shared(struct test_ctx *t, struct uffd_handler *h,
+			      const struct uffd_handler *first);
+
+/*
+ * ibv_advise_mr(advice, flags) of n SGEs on r's PD: TEST_SKIP when the
+ * device does not support it, TEST_FAIL naming the advice and the errno.
+ */
+int rdma_advise(struct test_ctx *t, struct rdma_res *r,
+		enum ibv_advise_mr_advice advice, uint32_t flags,
+		struct ibv_sge *sge, uint32_t n);
+
 #endif /* LIBIBVERBS_TESTS_COMMON_H */

@@ -457,7 +457,16 @@ static int uffdm_open_register(struct test_ctx *t, struct uffdm *h)
 int uffdm_setup(struct test_ctx *t, struct uffdm *h, const struct uffdm_cfg *cfg,
 		void *addr, size_t len, size_t psz)
 {
-	int rc, err;
+	int rc = uffdm_setup_held(t, h, cfg, addr, len, psz);
+
+	return rc == TEST_PASS ? uffdm_start(t, h) : rc;
+}
+
+int uffdm_setup_held(struct test_ctx *t, struct uffdm *h,
+		     const struct uffdm_cfg *cfg, void *addr, size_t len,
+		     size_t psz)
+{
+	int rc;
 
 	h->cfg = *cfg;
 	h->base = addr;
@@ -479,11 +488,6 @@ int uffdm_setup(struct test_ctx *t, struct uffdm *h, const struct uffdm_cfg *cfg
 	h->stop_fd = eventfd(0, EFD_CLOEXEC);
 	if (h->stop_fd < 0)
 		return test_fail(t, "eventfd(uffd stop): %s", strerror(errno));
-	err = pthread_create(&h->thread, NULL, uffdm_thread, h);
-	if (err)
-		return test_fail(t, "pthread_create(uffd handler): %s",
-				 strerror(err));
-	h->started = true;
 	return TEST_PASS;
 }
 
@@ -578,4 +582,33 @@ void uffdm_report(const struct uffdm *h, const char *when)
 		 uffdm_count(&h->wp_faults), uffdm_count(&h->minor_faults),
 		 uffdm_count(&h->resolved), uffdm_count(&h->eexist),
 		 uffdm_failed(h) ? " (handler FAILED)" : "");
+}
+
+int uffdm_start(struct test_ctx *t, struct uffdm *h)
+{
+	int err;
+
+	if (h->started)
+		return test_fail(t, "uffdm_start: the handler thread runs already");
+	err = pthread_create(&h->thread, NULL, uffdm_thread, h);
+	if (err)
+		return test_fail(t, "pthread_create(uffd handler): %s",
+				 strerror(err));
+	h->started = true;
+	return TEST_PASS;
+}
+
+int uffdm_pending(struct test_ctx *t, const struct uffdm *h, bool *pending)
+{
+	struct pollfd pfd = { .fd = h->uffd, .events = POLLIN };
+	int n = poll(&pfd, 1, 0);
+
+	*pending = false;
+	if (n < 0)
+		return test_fail(t, "poll(uffd, POLLIN): %s", strerror(errno));
+	if (n && pfd.revents != POLLIN)
+		return test_fail(t, "poll(uffd): revents 0x%x",
+				 (unsigned int)pfd.revents);
+	*pending = n > 0;
+	return TEST_PASS;
 }

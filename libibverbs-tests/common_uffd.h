@@ -155,4 +155,17 @@ static inline unsigned long uffdm_count(const atomic_ulong *c)
 /* "# uffd <when>: faults=.. write=.. wp=.. minor=.. resolved=.. eexist=.." */
 void uffdm_report(const struct uffdm *h, const char *when);
 
+/*
+ * uffdm_setup() in two steps: uffdm_setup_held() opens and registers the
+ * range but starts no thread, so device faults wait at the uffd (unread)
+ * until uffdm_start() starts the handler.  uffdm_teardown() handles both.
+ */
+int uffdm_setup_held(struct test_ctx *t, struct uffdm *h,
+		     const struct uffdm_cfg *cfg, void *addr, size_t len,
+		     size_t psz);
+int uffdm_start(struct test_ctx *t, struct uffdm *h);
+/* A held handler: is a fault message queued at its uffd (poll, nothing
+ * read)? */
+int uffdm_pending(struct test_ctx *t, const struct uffdm *h, bool *pending);
+
 #endif /* LIBIBVERBS_TESTS_COMMON_UFFD_H */

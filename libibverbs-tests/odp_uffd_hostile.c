@@ -11,7 +11,11 @@
  * - a handler that closes its uffd while a device fault waits on it, and one
  *   that stops reading (the test then closes the uffd): the waiting fault is
  *   released, the range is no longer registered, and the operation completes
- *   on ordinary (zero-filled) memory;
+ *   on ordinary memory: zero-filled for anonymous MISSING memory and for
+ *   hugetlb MISSING memory (a hole of the memfd), the page cache for shmem
+ *   and hugetlb MINOR memory (the _shmem_minor, _hugetlb_missing and
+ *   _hugetlb_minor variants; hugetlb transfers cross two 2 MiB pages, the
+ *   guest reserves 2 MiB pages, no skip is expected);
  * - ibv_advise_mr() outside the MR, of zero length, with a bad lkey; RDMA
  *   with a bad lkey or rkey.
  *
@@ -24,6 +28,7 @@
 #include <inttypes.h>
 #include <linux/userfaultfd.h>
 #include <sched.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -34,26 +39,41 @@
 			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 #define PENDING_MS	300	/* how long a fault is left waiting */
 
+/* psz: pattern page; bpsz: backing page of the target. */
 struct geom {
-	size_t psz, off, len, map_len;
+	size_t psz, bpsz, off, len, map_len;
 };
 
-static struct geom geom_get(void)
+/* The transfer: many packets, unaligned ends; on hugetlb it crosses the
+ * boundary between two 2 MiB pages. */
+static struct geom geom_for(enum tmem_kind kind)
 {
 	struct geom g = { .psz = page_size(), .off = 100,
 			  .len = 64 * 1024 + 1000 };
 
-	g.map_len = (g.off + g.len + g.psz - 1) / g.psz * g.psz;
+	g.bpsz = kind == TMEM_HUGETLB ? TMEM_HUGE_SIZE : g.psz;
+	if (kind == TMEM_HUGETLB)
+		g.off = TMEM_HUGE_SIZE - 32 * 1024 + 100;
+	g.map_len = (g.off + g.len + g.bpsz - 1) / g.bpsz * g.bpsz;
 	return g;
 }
 
+static struct geom geom_get(void)
+{
+	return geom_for(TMEM_ANON);
+}
+
 /* Loopback QPs, a pinned local buffer, an ODP MR on uffd-registered
- * anonymous memory. */
+ * memory (anonymous unless hrun_init_kind() said otherwise; minor: a memfd
+ * registered MINOR, its page cache filled through the alias mapping). */
 struct hrun {
 	struct geom g;
 	struct rdma_res r;
 	struct uffdm h;
 	uint32_t copy_seed;
+	enum tmem_kind kind;
+	bool minor;
+	struct tmem tm;
 	void *loc, *tgt;
 	struct ibv_mr *loc_mr, *tgt_mr;
 };
@@ -81,16 +101,20 @@ static int hrun_setup(struct test_ctx *t, struct hrun *hr,
 			 IBV_ACCESS_LOCAL_WRITE, "local", &hr->loc_mr);
 	if (rc != TEST_PASS)
 		return rc;
-	test_step(t, "uffd-register target");
-	rc = mem_map(t, g->map_len, &hr->tgt, "target");
+	test_step(t, "uffd-register target (%s%s)", tmem_kind_str(hr->kind),
+		  hr->minor ? ", MINOR" : "");
+	rc = tmem_create(t, &hr->tm, hr->kind, g->map_len, hr->minor);
 	if (rc != TEST_PASS)
 		return rc;
+	hr->tgt = hr->tm.addr;
 	hr->copy_seed = write ? SEED_BG : SEED_DATA;
+	if (hr->minor)	/* the page cache; no PTE in the target mapping */
+		pattern_fill(hr->tm.alias, g->map_len, hr->copy_seed, 0, g->psz);
 	if (cfg.action == UFFDM_COPY) {
 		cfg.fill = uffdm_fill_pattern;
 		cfg.fill_arg = &hr->copy_seed;
 	}
-	rc = uffdm_setup(t, &hr->h, &cfg, hr->tgt, g->map_len, g->psz);
+	rc = uffdm_setup(t, &hr->h, &cfg, hr->tgt, g->map_len, g->bpsz);
 	if (rc != TEST_PASS)
 		return rc;
 	test_step(t, "register target ODP MR");
@@ -104,17 +128,26 @@ static int hrun_teardown(struct test_ctx *t, struct hrun *hr, int rc)
 	test_step(t, "teardown");
 	rc = test_worse(rc, uffdm_teardown(t, &hr->h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &hr->tgt_mr, "target"));
-	rc = test_worse(rc, mem_unmap(t, &hr->tgt, hr->g.map_len, "target"));
+	hr->tgt = NULL;
+	rc = test_worse(rc, tmem_destroy(t, &hr->tm));
 	rc = test_worse(rc, rdma_dereg_mr(t, &hr->loc_mr, "local"));
 	rc = test_worse(rc, mem_unmap(t, &hr->loc, hr->g.map_len, "local"));
 	return test_worse(rc, rdma_teardown(t, &hr->r));
 }
 
-static void hrun_init(struct hrun *hr)
+static void hrun_init_kind(struct hrun *hr, enum tmem_kind kind, bool minor)
 {
 	memset(hr, 0, sizeof(*hr));
-	hr->g = geom_get();
+	hr->kind = kind;
+	hr->minor = minor;
+	hr->g = geom_for(kind);
+	tmem_init(&hr->tm);
 	uffdm_init(&hr->h);
+}
+
+static void hrun_init(struct hrun *hr)
+{
+	hrun_init_kind(hr, TMEM_ANON, false);
 }
 
 /* Post an RDMA WRITE/READ of the transfer (or with the given keys). */
@@ -326,32 +359,111 @@ static int wait_first_fault(struct test_ctx *t, struct hrun *hr,
 	return TEST_PASS;
 }
 
+/* A hostile handler's memory and operation. */
+struct abandon_case {
+	bool close_in_handler;	/* else the thread exits, the test closes */
+	bool write;		/* RDMA WRITE, else READ */
+	enum tmem_kind kind;
+	bool minor;		/* memfd registered MINOR (else MISSING) */
+};
+
+/* The registration for the case's memory, with a hostile action. */
+static struct uffdm_cfg abandon_cfg(const struct abandon_case *c)
+{
+	struct uffdm_cfg cfg = {
+		.reg_mode = UFFDIO_REGISTER_MODE_MISSING,
+		.action = c->close_in_handler ? UFFDM_CLOSE : UFFDM_EXIT,
+		.hold_ms = PENDING_MS,
+	};
+
+	if (c->minor) {
+		cfg.reg_mode = UFFDIO_REGISTER_MODE_MINOR;
+		cfg.features = c->kind == TMEM_HUGETLB ?
+			       UFFD_FEATURE_MINOR_HUGETLBFS :
+			       UFFD_FEATURE_MINOR_SHMEM;
+	} else if (c->kind == TMEM_HUGETLB) {
+		cfg.features = UFFD_FEATURE_MISSING_HUGETLBFS;
+	} else if (c->kind == TMEM_SHMEM) {
+		cfg.features = UFFD_FEATURE_MISSING_SHMEM;
+	}
+	return cfg;
+}
+
+/*
+ * What the target holds where the operation did not write, once the uffd
+ * is gone: a MISSING range is ordinary memory (zero-filled: anonymous
+ * memory, a hole of the memfd), a MINOR range the page cache.
+ */
+static int verify_abandoned(struct test_ctx *t, const struct abandon_case *c,
+			    struct hrun *hr)
+{
+	const struct geom *g = &hr->g;
+	const size_t end = g->off + g->len;
+	const uint8_t *tgt = hr->tgt, *loc = hr->loc;
+	int rc;
+
+	test_step(t, "verify");
+	if (c->write) {
+		const uint32_t bg = c->minor ? hr->copy_seed : 0;
+		const uint8_t *views[2] = { tgt, hr->tm.alias };
+		const char *names[2] = { "target", "target page cache (alias)" };
+		char what[96];
+		int i;
+
+		rc = TEST_PASS;
+		for (i = 0; i < 2 && views[i]; i++) {
+			snprintf(what, sizeof(what), "%s, written bytes", names[i]);
+			rc = test_worse(rc, pattern_verify(t, views[i] + g->off,
+							   g->len, SEED_DATA,
+							   g->off, g->psz, what));
+			snprintf(what, sizeof(what), "%s head", names[i]);
+			rc = test_worse(rc, bg ?
+				pattern_verify(t, views[i], g->off, bg, 0, g->psz, what) :
+				bytes_verify(t, views[i], g->off, 0, 0, what));
+			snprintf(what, sizeof(what), "%s tail", names[i]);
+			rc = test_worse(rc, bg ?
+				pattern_verify(t, views[i] + end, g->map_len - end,
+					       bg, end, g->psz, what) :
+				bytes_verify(t, views[i] + end, g->map_len - end,
+					     0, end, what));
+		}
+		return rc;
+	}
+	rc = c->minor ?
+	     pattern_verify(t, loc + g->off, g->len, hr->copy_seed, g->off,
+			    g->psz, "read bytes (the page cache)") :
+	     bytes_verify(t, loc + g->off, g->len, 0, g->off,
+			  "read bytes (zero-filled memory)");
+	rc = test_worse(rc, pattern_verify(t, loc, g->off, SEED_BG, 0, g->psz,
+					   "local head"));
+	return test_worse(rc, pattern_verify(t, loc + end, g->map_len - end,
+					     SEED_BG, end, g->psz,
+					     "local tail"));
+}
+
 /*
  * The first device fault reaches the handler, which either closes the uffd
  * after PENDING_MS (close_in_handler) or exits without answering, and then
  * the test closes the uffd after PENDING_MS.  Either way the waiting fault
  * is released with the range unregistered: the operation must complete
- * successfully on zero-filled anonymous memory.
+ * successfully on ordinary memory (verify_abandoned()), the handler having
+ * read exactly that one fault.
  */
-static int abandoned_rw(struct test_ctx *t, bool close_in_handler,
-			enum ibv_wr_opcode op)
+static int test_abandoned(struct test_ctx *t)
 {
-	const bool write = op == IBV_WR_RDMA_WRITE;
+	const struct abandon_case *c = t->arg;
 	const struct rdma_caps_req req = { .odp = true,
-		.rc_odp_caps = write ? IBV_ODP_SUPPORT_WRITE : IBV_ODP_SUPPORT_READ };
-	const struct uffdm_cfg cfg = {
-		.reg_mode = UFFDIO_REGISTER_MODE_MISSING,
-		.action = close_in_handler ? UFFDM_CLOSE : UFFDM_EXIT,
-		.hold_ms = PENDING_MS,
-	};
+		.rc_odp_caps = c->write ? IBV_ODP_SUPPORT_WRITE : IBV_ODP_SUPPORT_READ };
+	const enum ibv_wr_opcode op = c->write ? IBV_WR_RDMA_WRITE :
+						 IBV_WR_RDMA_READ;
 	struct timespec pending = { .tv_nsec = PENDING_MS * 1000000L };
-	const char *op_name = write ? "RDMA WRITE" : "RDMA READ";
+	const char *op_name = c->write ? "RDMA WRITE" : "RDMA READ";
 	struct ibv_wc wc;
 	struct hrun hr;
 	int rc, n;
 
-	hrun_init(&hr);
-	rc = hrun_setup(t, &hr, &req, cfg, write);
+	hrun_init_kind(&hr, c->kind, c->minor);
+	rc = hrun_setup(t, &hr, &req, abandon_cfg(c), c->write);
 	if (rc != TEST_PASS)
 		return hrun_teardown(t, &hr, rc);
 	test_step(t, "%s; wait for the first device fault", op_name);
@@ -360,7 +472,7 @@ static int abandoned_rw(struct test_ctx *t, bool close_in_handler,
 		rc = wait_first_fault(t, &hr, op_name);
 	if (rc != TEST_PASS)
 		goto out;
-	if (!close_in_handler) {
+	if (!c->close_in_handler) {
 		/* Nobody reads the uffd now: the operation must wait. */
 		test_step(t, "fault pending, handler gone, %d ms", PENDING_MS);
 		nanosleep(&pending, NULL);
@@ -388,44 +500,13 @@ static int abandoned_rw(struct test_ctx *t, bool close_in_handler,
 			       uffdm_count(&hr.h.faults));
 		goto out;
 	}
-	/* Ordinary anonymous memory now: zeroes where nothing was written. */
-	test_step(t, "verify");
-	if (write) {
-		rc = pattern_verify(t, (uint8_t *)hr.tgt + hr.g.off, hr.g.len,
-				    SEED_DATA, hr.g.off, hr.g.psz, "written bytes");
-		rc = test_worse(rc, bytes_verify(t, hr.tgt, hr.g.off, 0, 0,
-						 "target head"));
-		rc = test_worse(rc, bytes_verify(t, (uint8_t *)hr.tgt + hr.g.off + hr.g.len,
-						 hr.g.map_len - hr.g.off - hr.g.len,
-						 0, hr.g.off + hr.g.len, "target tail"));
-	} else {
-		rc = bytes_verify(t, (uint8_t *)hr.loc + hr.g.off, hr.g.len, 0,
-				  hr.g.off, "read bytes (zero-filled memory)");
-		rc = test_worse(rc, pattern_verify(t, hr.loc, hr.g.off, SEED_BG,
-						   0, hr.g.psz, "local head"));
+	if (c->minor && uffdm_count(&hr.h.minor_faults) != 1) {
+		rc = test_fail(t, "the fault the handler read was not flagged MINOR");
+		goto out;
 	}
+	rc = verify_abandoned(t, c, &hr);
 out:
 	return hrun_teardown(t, &hr, rc);
-}
-
-static int test_close_pending_write(struct test_ctx *t)
-{
-	return abandoned_rw(t, true, IBV_WR_RDMA_WRITE);
-}
-
-static int test_close_pending_read(struct test_ctx *t)
-{
-	return abandoned_rw(t, true, IBV_WR_RDMA_READ);
-}
-
-static int test_exit_pending_write(struct test_ctx *t)
-{
-	return abandoned_rw(t, false, IBV_WR_RDMA_WRITE);
-}
-
-static int test_exit_pending_read(struct test_ctx *t)
-{
-	return abandoned_rw(t, false, IBV_WR_RDMA_READ);
 }
 
 /* ------------------------------------------------------------------ */
@@ -558,6 +639,8 @@ static int test_write_bad_rkey(struct test_ctx *t)
 	return bad_key_write(t, false);
 }
 
+#define AB(...)	(&(const struct abandon_case){ __VA_ARGS__ })
+
 static const struct test_case tests[] = {
 	{ .name = "user_mode_only_write", .fn = test_user_mode_only_write,
 	  .desc = "RDMA WRITE into UFFD_USER_MODE_ONLY memory: IBV_WC_REM_ACCESS_ERR, no fault" },
@@ -571,18 +654,49 @@ static const struct test_case tests[] = {
 	  .desc = "RDMA READ from UFFD_FEATURE_SIGBUS memory: IBV_WC_REM_ACCESS_ERR, no fault" },
 	{ .name = "sigbus_prefetch", .fn = test_sigbus_prefetch,
 	  .desc = "sync PREFETCH_WRITE of UFFD_FEATURE_SIGBUS memory: EFAULT, no fault" },
-	{ .name = "close_pending_write", .fn = test_close_pending_write,
+	{ .name = "close_pending_write", .fn = test_abandoned,
+	  .arg = AB(.close_in_handler = true, .write = true),
 	  .desc = "handler closes its uffd with a WRITE's fault pending: the WRITE completes",
 	  .needs = FIX_UFFD | FIX_COPY },
-	{ .name = "close_pending_read", .fn = test_close_pending_read,
+	{ .name = "close_pending_read", .fn = test_abandoned,
+	  .arg = AB(.close_in_handler = true),
 	  .desc = "handler closes its uffd with a READ's fault pending: the READ completes (zeroes)",
 	  .needs = FIX_UFFD | FIX_COPY },
-	{ .name = "exit_pending_write", .fn = test_exit_pending_write,
+	{ .name = "exit_pending_write", .fn = test_abandoned,
+	  .arg = AB(.write = true),
 	  .desc = "handler thread exits with a WRITE's fault pending, test closes the uffd: the WRITE waits, then completes",
 	  .needs = FIX_UFFD | FIX_COPY },
-	{ .name = "exit_pending_read", .fn = test_exit_pending_read,
+	{ .name = "exit_pending_read", .fn = test_abandoned,
+	  .arg = AB(.write = false),
 	  .desc = "handler thread exits with a READ's fault pending, test closes the uffd: the READ waits, then completes",
 	  .needs = FIX_UFFD | FIX_COPY },
+	/* The same on shmem MINOR, hugetlb MISSING and hugetlb MINOR memory. */
+#define AB_KIND(suffix, k, m, kdesc, what_write, what_read)			\
+	{ .name = "close_pending_write_" suffix, .fn = test_abandoned,		\
+	  .arg = AB(.close_in_handler = true, .write = true, .kind = k, .minor = m), \
+	  .desc = "handler closes its uffd with a WRITE's fault pending on " kdesc ": the WRITE completes, " what_write, \
+	  .needs = FIX_UFFD | FIX_COPY },					\
+	{ .name = "close_pending_read_" suffix, .fn = test_abandoned,		\
+	  .arg = AB(.close_in_handler = true, .kind = k, .minor = m),		\
+	  .desc = "handler closes its uffd with a READ's fault pending on " kdesc ": the READ completes with " what_read, \
+	  .needs = FIX_UFFD | FIX_COPY },					\
+	{ .name = "exit_pending_write_" suffix, .fn = test_abandoned,		\
+	  .arg = AB(.write = true, .kind = k, .minor = m),			\
+	  .desc = "handler exits with a WRITE's fault pending on " kdesc ", test closes the uffd: the WRITE waits, then completes, " what_write, \
+	  .needs = FIX_UFFD | FIX_COPY },					\
+	{ .name = "exit_pending_read_" suffix, .fn = test_abandoned,		\
+	  .arg = AB(.kind = k, .minor = m),					\
+	  .desc = "handler exits with a READ's fault pending on " kdesc ", test closes the uffd: the READ waits, then completes with " what_read, \
+	  .needs = FIX_UFFD | FIX_COPY }
+	AB_KIND("shmem_minor", TMEM_SHMEM, true, "shmem uffd MINOR",
+		"the page cache around it", "the page cache"),
+	AB_KIND("hugetlb_missing", TMEM_HUGETLB, false,
+		"two 2 MiB hugetlb pages, uffd MISSING", "zeroes around it",
+		"zeroes"),
+	AB_KIND("hugetlb_minor", TMEM_HUGETLB, true,
+		"two 2 MiB hugetlb pages, uffd MINOR", "the page cache around it",
+		"the page cache"),
+#undef AB_KIND
 	{ .name = "advise_beyond_end", .fn = test_advise_beyond_end,
 	  .desc = "sync PREFETCH_WRITE past the end of an ODP MR on uffd memory: EFAULT, no fault" },
 	{ .name = "advise_before_start", .fn = test_advise_before_start,
