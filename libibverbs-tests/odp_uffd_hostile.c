@@ -22,7 +22,7 @@
  * Every test closes the uffd before deregistering MRs and destroying QPs, so
  * no rxe worker is left sleeping on it.
  */
-#include "common_uffd.h"
+#include "lib/verbs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -39,37 +39,19 @@
 			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 #define PENDING_MS	300	/* how long a fault is left waiting */
 
-/* psz: pattern page; bpsz: backing page of the target. */
-struct geom {
-	size_t psz, bpsz, off, len, map_len;
-};
-
-/* The transfer: many packets, unaligned ends; on hugetlb it crosses the
- * boundary between two 2 MiB pages. */
-static struct geom geom_for(enum tmem_kind kind)
+/* The transfer on anonymous memory. */
+static struct xfer_geom geom_get(void)
 {
-	struct geom g = { .psz = page_size(), .off = 100,
-			  .len = 64 * 1024 + 1000 };
-
-	g.bpsz = kind == TMEM_HUGETLB ? TMEM_HUGE_SIZE : g.psz;
-	if (kind == TMEM_HUGETLB)
-		g.off = TMEM_HUGE_SIZE - 32 * 1024 + 100;
-	g.map_len = (g.off + g.len + g.bpsz - 1) / g.bpsz * g.bpsz;
-	return g;
-}
-
-static struct geom geom_get(void)
-{
-	return geom_for(TMEM_ANON);
+	return xfer_geom_for(TMEM_ANON, false);
 }
 
 /* Loopback QPs, a pinned local buffer, an ODP MR on uffd-registered
  * memory (anonymous unless hrun_init_kind() said otherwise; minor: a memfd
  * registered MINOR, its page cache filled through the alias mapping). */
 struct hrun {
-	struct geom g;
+	struct xfer_geom g;
 	struct rdma_res r;
-	struct uffdm h;
+	struct uffd_handler h;
 	uint32_t copy_seed;
 	enum tmem_kind kind;
 	bool minor;
@@ -79,10 +61,10 @@ struct hrun {
 };
 
 static int hrun_setup(struct test_ctx *t, struct hrun *hr,
-		      const struct rdma_caps_req *req, struct uffdm_cfg cfg,
+		      const struct rdma_caps_req *req, struct uffd_cfg cfg,
 		      bool write)
 {
-	const struct geom *g = &hr->g;
+	const struct xfer_geom *g = &hr->g;
 	int rc;
 
 	rc = rdma_setup(t, &hr->r, req);
@@ -110,11 +92,11 @@ static int hrun_setup(struct test_ctx *t, struct hrun *hr,
 	hr->copy_seed = write ? SEED_BG : SEED_DATA;
 	if (hr->minor)	/* the page cache; no PTE in the target mapping */
 		pattern_fill(hr->tm.alias, g->map_len, hr->copy_seed, 0, g->psz);
-	if (cfg.action == UFFDM_COPY) {
-		cfg.fill = uffdm_fill_pattern;
+	if (cfg.action == UFFD_ACT_COPY) {
+		cfg.fill = uffd_fill_pattern;
 		cfg.fill_arg = &hr->copy_seed;
 	}
-	rc = uffdm_setup(t, &hr->h, &cfg, hr->tgt, g->map_len, g->bpsz);
+	rc = uffd_setup(t, &hr->h, &cfg, hr->tgt, g->map_len, g->bpsz);
 	if (rc != TEST_PASS)
 		return rc;
 	test_step(t, "register target ODP MR");
@@ -126,7 +108,7 @@ static int hrun_teardown(struct test_ctx *t, struct hrun *hr, int rc)
 {
 	/* uffd first: releases any kernel fault still waiting on it. */
 	test_step(t, "teardown");
-	rc = test_worse(rc, uffdm_teardown(t, &hr->h));
+	rc = test_worse(rc, uffd_teardown(t, &hr->h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &hr->tgt_mr, "target"));
 	hr->tgt = NULL;
 	rc = test_worse(rc, tmem_destroy(t, &hr->tm));
@@ -140,9 +122,9 @@ static void hrun_init_kind(struct hrun *hr, enum tmem_kind kind, bool minor)
 	memset(hr, 0, sizeof(*hr));
 	hr->kind = kind;
 	hr->minor = minor;
-	hr->g = geom_for(kind);
+	hr->g = xfer_geom_for(kind, false);
 	tmem_init(&hr->tm);
-	uffdm_init(&hr->h);
+	uffd_handler_init(&hr->h);
 }
 
 static void hrun_init(struct hrun *hr)
@@ -209,19 +191,19 @@ static int expect_status(struct test_ctx *t, const struct ibv_wc *wc,
 /* ------------------------------------------------------------------ */
 /* uffds that refuse device faults                                      */
 
-static const struct uffdm_cfg cfg_user_mode_only = {
+static const struct uffd_cfg cfg_user_mode_only = {
 	.open_flags = UFFD_USER_MODE_ONLY,
-	.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFDM_COPY,
+	.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFD_ACT_COPY,
 };
 
-static const struct uffdm_cfg cfg_sigbus = {
+static const struct uffd_cfg cfg_sigbus = {
 	.features = UFFD_FEATURE_SIGBUS,
-	.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFDM_COPY,
+	.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFD_ACT_COPY,
 };
 
 /* The op must complete with IBV_WC_REM_ACCESS_ERR, no fault reaching the
  * handler, the target never populated. */
-static int refused_rw(struct test_ctx *t, const struct uffdm_cfg *cfg,
+static int refused_rw(struct test_ctx *t, const struct uffd_cfg *cfg,
 		      enum ibv_wr_opcode op)
 {
 	const bool write = op == IBV_WR_RDMA_WRITE;
@@ -243,10 +225,10 @@ static int refused_rw(struct test_ctx *t, const struct uffdm_cfg *cfg,
 	if (rc == TEST_PASS)
 		rc = expect_status(t, &wc, IBV_WC_REM_ACCESS_ERR,
 				   write ? "RDMA WRITE" : "RDMA READ");
-	uffdm_report(&hr.h, "after the operation");
-	if (rc == TEST_PASS && uffdm_count(&hr.h.faults))
+	uffd_handler_report(&hr.h, "after the operation");
+	if (rc == TEST_PASS && uffd_count(&hr.h.faults))
 		rc = test_fail(t, "the handler saw %lu faults, expected none",
-			       uffdm_count(&hr.h.faults));
+			       uffd_count(&hr.h.faults));
 	if (rc == TEST_PASS && !write)
 		rc = pattern_verify(t, hr.loc, hr.g.map_len, SEED_BG, 0,
 				    hr.g.psz, "local buffer after a failed READ");
@@ -277,7 +259,7 @@ static int advise_expect(struct test_ctx *t, struct hrun *hr,
 	return TEST_PASS;
 }
 
-static int refused_prefetch(struct test_ctx *t, const struct uffdm_cfg *cfg)
+static int refused_prefetch(struct test_ctx *t, const struct uffd_cfg *cfg)
 {
 	const struct rdma_caps_req req = { .odp = true };
 	struct hrun hr;
@@ -291,10 +273,10 @@ static int refused_prefetch(struct test_ctx *t, const struct uffdm_cfg *cfg)
 						     .length = (uint32_t)hr.g.map_len,
 						     .lkey = hr.tgt_mr->lkey },
 				   EFAULT, "whole MR, uffd refusing device faults");
-	uffdm_report(&hr.h, "after ibv_advise_mr");
-	if (rc == TEST_PASS && uffdm_count(&hr.h.faults))
+	uffd_handler_report(&hr.h, "after ibv_advise_mr");
+	if (rc == TEST_PASS && uffd_count(&hr.h.faults))
 		rc = test_fail(t, "the handler saw %lu faults, expected none",
-			       uffdm_count(&hr.h.faults));
+			       uffd_count(&hr.h.faults));
 	return hrun_teardown(t, &hr, rc);
 }
 
@@ -341,7 +323,7 @@ static int wait_first_fault(struct test_ctx *t, struct hrun *hr,
 	struct ibv_wc wc;
 	int n;
 
-	while (!uffdm_count(&hr->h.faults)) {
+	while (!uffd_count(&hr->h.faults)) {
 		n = ibv_poll_cq(hr->r.cq[0], 1, &wc);
 		if (n < 0)
 			return test_fail(t, "ibv_poll_cq returned %d", n);
@@ -349,8 +331,8 @@ static int wait_first_fault(struct test_ctx *t, struct hrun *hr,
 			return test_fail(t, "%s completed with %s (%d) before the handler saw a fault",
 					 op_name, ibv_wc_status_str(wc.status),
 					 (int)wc.status);
-		if (uffdm_failed(&hr->h))
-			return uffdm_check(t, &hr->h);
+		if (uffd_handler_failed(&hr->h))
+			return uffd_handler_check(t, &hr->h);
 		if (test_now_s() > deadline)
 			return test_fail(t, "no uffd fault and no completion within %d ms",
 					 TEST_WC_TIMEOUT_MS);
@@ -368,24 +350,17 @@ struct abandon_case {
 };
 
 /* The registration for the case's memory, with a hostile action. */
-static struct uffdm_cfg abandon_cfg(const struct abandon_case *c)
+static struct uffd_cfg abandon_cfg(const struct abandon_case *c)
 {
-	struct uffdm_cfg cfg = {
+	struct uffd_cfg cfg = {
 		.reg_mode = UFFDIO_REGISTER_MODE_MISSING,
-		.action = c->close_in_handler ? UFFDM_CLOSE : UFFDM_EXIT,
+		.action = c->close_in_handler ? UFFD_ACT_CLOSE : UFFD_ACT_EXIT,
 		.hold_ms = PENDING_MS,
 	};
 
-	if (c->minor) {
+	if (c->minor)
 		cfg.reg_mode = UFFDIO_REGISTER_MODE_MINOR;
-		cfg.features = c->kind == TMEM_HUGETLB ?
-			       UFFD_FEATURE_MINOR_HUGETLBFS :
-			       UFFD_FEATURE_MINOR_SHMEM;
-	} else if (c->kind == TMEM_HUGETLB) {
-		cfg.features = UFFD_FEATURE_MISSING_HUGETLBFS;
-	} else if (c->kind == TMEM_SHMEM) {
-		cfg.features = UFFD_FEATURE_MISSING_SHMEM;
-	}
+	cfg.features = tmem_uffd_features(c->kind, cfg.reg_mode);
 	return cfg;
 }
 
@@ -397,48 +372,26 @@ static struct uffdm_cfg abandon_cfg(const struct abandon_case *c)
 static int verify_abandoned(struct test_ctx *t, const struct abandon_case *c,
 			    struct hrun *hr)
 {
-	const struct geom *g = &hr->g;
-	const size_t end = g->off + g->len;
+	const struct xfer_geom *g = &hr->g;
 	const uint8_t *tgt = hr->tgt, *loc = hr->loc;
 	int rc;
 
 	test_step(t, "verify");
 	if (c->write) {
-		const uint32_t bg = c->minor ? hr->copy_seed : 0;
+		const uint32_t bg = c->minor ? hr->copy_seed : PAT_ZERO;
 		const uint8_t *views[2] = { tgt, hr->tm.alias };
 		const char *names[2] = { "target", "target page cache (alias)" };
-		char what[96];
 		int i;
 
 		rc = TEST_PASS;
-		for (i = 0; i < 2 && views[i]; i++) {
-			snprintf(what, sizeof(what), "%s, written bytes", names[i]);
-			rc = test_worse(rc, pattern_verify(t, views[i] + g->off,
-							   g->len, SEED_DATA,
-							   g->off, g->psz, what));
-			snprintf(what, sizeof(what), "%s head", names[i]);
-			rc = test_worse(rc, bg ?
-				pattern_verify(t, views[i], g->off, bg, 0, g->psz, what) :
-				bytes_verify(t, views[i], g->off, 0, 0, what));
-			snprintf(what, sizeof(what), "%s tail", names[i]);
-			rc = test_worse(rc, bg ?
-				pattern_verify(t, views[i] + end, g->map_len - end,
-					       bg, end, g->psz, what) :
-				bytes_verify(t, views[i] + end, g->map_len - end,
-					     0, end, what));
-		}
+		for (i = 0; i < 2 && views[i]; i++)
+			rc = test_worse(rc, xfer_verify(t, views[i], g, SEED_DATA,
+							bg, names[i]));
 		return rc;
 	}
-	rc = c->minor ?
-	     pattern_verify(t, loc + g->off, g->len, hr->copy_seed, g->off,
-			    g->psz, "read bytes (the page cache)") :
-	     bytes_verify(t, loc + g->off, g->len, 0, g->off,
-			  "read bytes (zero-filled memory)");
-	rc = test_worse(rc, pattern_verify(t, loc, g->off, SEED_BG, 0, g->psz,
-					   "local head"));
-	return test_worse(rc, pattern_verify(t, loc + end, g->map_len - end,
-					     SEED_BG, end, g->psz,
-					     "local tail"));
+	/* minor: the page cache was read; else zero-filled memory */
+	return xfer_verify(t, loc, g, c->minor ? hr->copy_seed : PAT_ZERO,
+			   SEED_BG, "local buffer");
 }
 
 /*
@@ -484,7 +437,7 @@ static int test_abandoned(struct test_ctx *t)
 			goto out;
 		}
 		test_step(t, "close the uffd with the fault pending");
-		rc = uffdm_close(t, &hr.h);
+		rc = uffd_close(t, &hr.h);
 		if (rc != TEST_PASS)
 			goto out;
 	}
@@ -492,15 +445,15 @@ static int test_abandoned(struct test_ctx *t)
 	rc = wait_wc(t, &hr, TEST_WC_TIMEOUT_MS, &wc);
 	if (rc == TEST_PASS)
 		rc = expect_status(t, &wc, IBV_WC_SUCCESS, op_name);
-	uffdm_report(&hr.h, "after the completion");
+	uffd_handler_report(&hr.h, "after the completion");
 	if (rc != TEST_PASS)
 		goto out;
-	if (uffdm_count(&hr.h.faults) != 1) {
+	if (uffd_count(&hr.h.faults) != 1) {
 		rc = test_fail(t, "handler read %lu faults, expected exactly 1",
-			       uffdm_count(&hr.h.faults));
+			       uffd_count(&hr.h.faults));
 		goto out;
 	}
-	if (c->minor && uffdm_count(&hr.h.minor_faults) != 1) {
+	if (c->minor && uffd_count(&hr.h.minor_faults) != 1) {
 		rc = test_fail(t, "the fault the handler read was not flagged MINOR");
 		goto out;
 	}
@@ -512,8 +465,8 @@ out:
 /* ------------------------------------------------------------------ */
 /* Bad prefetch ranges and keys                                          */
 
-static const struct uffdm_cfg cfg_copy = {
-	.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFDM_COPY,
+static const struct uffd_cfg cfg_copy = {
+	.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFD_ACT_COPY,
 };
 
 /* A synchronous prefetch with a bad sge on uffd memory fails, no fault. */
@@ -534,16 +487,16 @@ static int bad_prefetch(struct test_ctx *t, size_t start, uint32_t len,
 					.lkey = bad_lkey ? hr.tgt_mr->lkey + 0x10000 :
 							   hr.tgt_mr->lkey },
 				   want_errno, what);
-	uffdm_report(&hr.h, "after ibv_advise_mr");
-	if (rc == TEST_PASS && uffdm_count(&hr.h.faults))
+	uffd_handler_report(&hr.h, "after ibv_advise_mr");
+	if (rc == TEST_PASS && uffd_count(&hr.h.faults))
 		rc = test_fail(t, "the handler saw %lu faults, expected none",
-			       uffdm_count(&hr.h.faults));
+			       uffd_count(&hr.h.faults));
 	return hrun_teardown(t, &hr, rc);
 }
 
 static int test_advise_beyond_end(struct test_ctx *t)
 {
-	const struct geom g = geom_get();
+	const struct xfer_geom g = geom_get();
 
 	/* The last page of the MR and one page after it. */
 	return bad_prefetch(t, g.map_len - g.psz, (uint32_t)(2 * g.psz), false,
@@ -552,7 +505,7 @@ static int test_advise_beyond_end(struct test_ctx *t)
 
 static int test_advise_before_start(struct test_ctx *t)
 {
-	const struct geom g = geom_get();
+	const struct xfer_geom g = geom_get();
 
 	/* One page before the MR and its first page (address wraps if the
 	 * mapping started at 0, which mmap never returns). */
@@ -582,7 +535,7 @@ static int __attribute__((unused)) test_advise_zero_length_unaligned(struct test
 
 static int test_advise_bad_lkey(struct test_ctx *t)
 {
-	const struct geom g = geom_get();
+	const struct xfer_geom g = geom_get();
 
 	return bad_prefetch(t, 0, (uint32_t)g.map_len, true, EINVAL,
 			    "lkey of no MR");
@@ -622,10 +575,10 @@ static int bad_key_write(struct test_ctx *t, bool bad_lkey)
 		tap_diag("bad lkey completed with IBV_WC_WR_FLUSH_ERR, not IBV_WC_LOC_PROT_ERR (rxe flushes the failed WQE)");
 	else if (rc == TEST_PASS)
 		rc = expect_status(t, &wc, want, "RDMA WRITE");
-	uffdm_report(&hr.h, "after the operation");
-	if (rc == TEST_PASS && uffdm_count(&hr.h.faults))
+	uffd_handler_report(&hr.h, "after the operation");
+	if (rc == TEST_PASS && uffd_count(&hr.h.faults))
 		rc = test_fail(t, "the handler saw %lu faults, expected none",
-			       uffdm_count(&hr.h.faults));
+			       uffd_count(&hr.h.faults));
 	return hrun_teardown(t, &hr, rc);
 }
 

@@ -33,7 +33,7 @@
  * hangs until its time bound).  The table runs the pinned twins and the
  * refusals first (they pass everywhere), the 1 TiB cases last.
  */
-#include "common.h"
+#include "lib/verbs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -189,14 +189,14 @@ static uint64_t place_iova(enum iova_place p, uint64_t addr, size_t map_len,
 }
 
 /* Records the page and fills it with the pattern of rec->seed. */
-static void fill_record(const void *arg, size_t page_index, uint8_t *page,
-			size_t psz)
+static void fill_record(const void *arg, size_t pos, uint8_t *buf, size_t len)
 {
 	const struct fill_rec *rec = arg;
+	const size_t psz = page_size();
 
-	if (page_index < MAP_PAGES)
-		atomic_store(&rec->seen[page_index], 1);
-	pattern_fill(page, psz, rec->seed, page_index * psz, psz);
+	if (pos / psz < MAP_PAGES)
+		atomic_store(&rec->seen[pos / psz], 1);
+	pattern_fill(buf, len, rec->seed, pos, psz);
 }
 
 static int reg_mr_iova(struct test_ctx *t, struct rdma_res *r, void *addr,
@@ -271,7 +271,7 @@ static int ibuf_setup(struct test_ctx *t, struct rdma_res *r, struct ibuf *b,
 /* uffd first: releases any kernel fault still waiting on it. */
 static int ibuf_teardown(struct test_ctx *t, struct ibuf *b)
 {
-	int rc = uffd_missing_teardown(t, &b->h);
+	int rc = uffd_teardown(t, &b->h);
 
 	rc = test_worse(rc, rdma_dereg_mr(t, &b->mr, "iova buffer"));
 	return test_worse(rc, mem_unmap(t, (void **)&b->map, b->map_len,
@@ -300,36 +300,23 @@ static int peer_teardown(struct test_ctx *t, struct peer *p)
 					"peer"));
 }
 
+/* What the mapping held before the operation, as a region_verify() seed. */
+static uint32_t ibuf_old(const struct ibuf *b)
+{
+	return b->zero ? PAT_ZERO : b->seed;
+}
+
 /* [from, to) of the mapping still holds what it held before. */
 static int ibuf_verify_old(struct test_ctx *t, const struct ibuf *b,
 			   size_t from, size_t to, const char *what)
 {
-	if (to <= from)
-		return TEST_PASS;
-	if (b->zero)
-		return bytes_verify(t, b->map + from, to - from, 0, from, what);
-	return pattern_verify(t, b->map + from, to - from, b->seed, from,
-			      b->psz, what);
+	return region_verify(t, b->map, from, to, ibuf_old(b), what);
 }
 
 static int peer_verify_old(struct test_ctx *t, const struct peer *p,
 			   size_t from, size_t to, const char *what)
 {
-	if (to <= from)
-		return TEST_PASS;
-	return pattern_verify(t, p->map + from, to - from, p->seed, from,
-			      page_size(), what);
-}
-
-static uint64_t ibuf_old_u64(const struct ibuf *b, size_t pos)
-{
-	uint8_t bytes[8] = { 0 };
-	uint64_t v;
-
-	if (!b->zero)
-		pattern_fill(bytes, sizeof(bytes), b->seed, pos, b->psz);
-	memcpy(&v, bytes, sizeof(v));
-	return v;
+	return region_verify(t, p->map, from, to, p->seed, what);
 }
 
 /*
@@ -340,14 +327,13 @@ static uint64_t ibuf_old_u64(const struct ibuf *b, size_t pos)
 static int ibuf_check_faults(struct test_ctx *t, const struct ibuf *b,
 			     size_t first, size_t last)
 {
-	unsigned long copies, faults, eexist;
 	size_t i;
 
 	if (b->kind != MEM_UFFD)
 		return TEST_PASS;
-	uffd_handler_report(&b->h, "iova buffer");
 	if (uffd_handler_failed(&b->h))
-		return uffd_handler_check(t, &b->h);
+		return uffd_check_resolved(t, &b->h, last - first + 1,
+					   "iova buffer");
 	for (i = 0; i < MAP_PAGES; i++) {
 		bool want = i >= first && i <= last;
 
@@ -356,13 +342,7 @@ static int ibuf_check_faults(struct test_ctx *t, const struct ibuf *b,
 					 want ? "was never asked for" :
 					 "was asked for", i, first, last);
 	}
-	copies = atomic_load(&b->h.copies);
-	eexist = atomic_load(&b->h.eexist);
-	faults = uffd_faults(&b->h);
-	if (copies != last - first + 1 || faults != copies + eexist)
-		return test_fail(t, "uffd: %lu pages installed (expected %zu), %lu faults, %lu EEXIST",
-				 copies, last - first + 1, faults, eexist);
-	return TEST_PASS;
+	return uffd_check_resolved(t, &b->h, last - first + 1, "iova buffer");
 }
 
 /* Device requirements of a variant. */
@@ -558,7 +538,7 @@ static int run_atomic(struct test_ctx *t, struct rdma_res *r,
 	if (rc != TEST_PASS)
 		return rc;
 	raddr = b->iova + (pos - b->off);
-	old = ibuf_old_u64(b, pos);
+	old = region_u64(ibuf_old(b), pos);
 	switch (v->op) {
 	case OP_FETCH_ADD:
 		name = "ATOMIC FETCH_ADD";

@@ -39,7 +39,7 @@
  * On stock 7.2 each test fails at its first uffd fault: an error completion
  * or EFAULT, and the handler sees no fault.
  */
-#include "common_uffd.h"
+#include "lib/verbs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -76,7 +76,7 @@ static size_t pages_in(size_t from, size_t to, size_t vma, size_t vma_len,
 }
 
 /*
- * A uffdm fill in region positions: the handler's range starts at base in
+ * A uffd fill in region positions: the handler's range starts at base in
  * the region, so the pattern is the region's wherever the range lies.
  */
 struct region_fill {
@@ -129,17 +129,17 @@ static int verify_xfer(struct test_ctx *t, const uint8_t *buf, size_t pos,
 
 /* Each of want pages resolved exactly once; every fault resolved or EEXIST;
  * minor: all faults flagged MINOR, else none. */
-static int check_resolved(struct test_ctx *t, const struct uffdm *h,
+static int check_resolved(struct test_ctx *t, const struct uffd_handler *h,
 			  unsigned long want, bool minor, const char *what)
 {
-	unsigned long faults = uffdm_count(&h->faults);
-	unsigned long resolved = uffdm_count(&h->resolved);
-	unsigned long eexist = uffdm_count(&h->eexist);
-	unsigned long nminor = uffdm_count(&h->minor_faults);
+	unsigned long faults = uffd_count(&h->faults);
+	unsigned long resolved = uffd_count(&h->resolved);
+	unsigned long eexist = uffd_count(&h->eexist);
+	unsigned long nminor = uffd_count(&h->minor_faults);
 
-	uffdm_report(h, what);
-	if (uffdm_failed(h))
-		return uffdm_check(t, h);
+	uffd_handler_report(h, what);
+	if (uffd_handler_failed(h))
+		return uffd_handler_check(t, h);
 	if (resolved != want)
 		return test_fail(t, "%s: handler resolved %lu pages (%lu faults), expected %lu",
 				 what, resolved, faults, want);
@@ -191,7 +191,7 @@ struct vma_run {
 	uint8_t *region;		/* len bytes: both VMAs */
 	struct tmem shm;		/* the memfd (and its alias mapping) */
 	bool shm_mapped;		/* region + shm_off maps the memfd */
-	struct uffdm miss, minor;
+	struct uffd_handler miss, minor;
 	struct region_fill miss_fill;
 	struct ibv_mr *tgt_mr, *loc_mr, *back_mr;
 	uint8_t *loc, *back;		/* pinned: transfer, read-back */
@@ -232,13 +232,13 @@ static int vma_setup(struct test_ctx *t, struct vma_run *v)
 		.odp = true,
 		.rc_odp_caps = IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ,
 	};
-	struct uffdm_cfg miss_cfg = {
-		.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFDM_COPY,
+	struct uffd_cfg miss_cfg = {
+		.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFD_ACT_COPY,
 		.fill = fill_region, .fill_arg = &v->miss_fill,
 	};
-	const struct uffdm_cfg minor_cfg = {
+	const struct uffd_cfg minor_cfg = {
 		.features = UFFD_FEATURE_MINOR_SHMEM,
-		.reg_mode = UFFDIO_REGISTER_MODE_MINOR, .action = UFFDM_CONTINUE,
+		.reg_mode = UFFDIO_REGISTER_MODE_MINOR, .action = UFFD_ACT_CONTINUE,
 	};
 	int rc;
 
@@ -251,10 +251,10 @@ static int vma_setup(struct test_ctx *t, struct vma_run *v)
 	v->miss_fill = (struct region_fill){ .seed = vma_seed(v->c),
 					     .base = v->anon_off };
 	test_step(t, "uffd MISSING on the anonymous VMA, MINOR on the shmem VMA");
-	rc = uffdm_setup(t, &v->miss, &miss_cfg, v->region + v->anon_off,
+	rc = uffd_setup(t, &v->miss, &miss_cfg, v->region + v->anon_off,
 			 v->half, v->psz);
 	if (rc == TEST_PASS)
-		rc = uffdm_setup(t, &v->minor, &minor_cfg,
+		rc = uffd_setup(t, &v->minor, &minor_cfg,
 				 v->region + v->shm_off, v->half, v->psz);
 	if (rc == TEST_PASS)
 		rc = rdma_reg_mr(t, &v->r, v->region, v->len, ODP_ACCESS,
@@ -294,7 +294,7 @@ static int vma_check(struct test_ctx *t, struct vma_run *v, size_t from,
 
 static unsigned long vma_faults(const struct vma_run *v)
 {
-	return uffdm_count(&v->miss.faults) + uffdm_count(&v->minor.faults);
+	return uffd_count(&v->miss.faults) + uffd_count(&v->minor.faults);
 }
 
 static int vma_write(struct test_ctx *t, struct vma_run *v)
@@ -378,16 +378,16 @@ static int test_vma(struct test_ctx *t)
 	v.xoff = v.half - 3 * v.psz + 100;
 	v.xend = v.half + 3 * v.psz + 1100;
 	tmem_init(&v.shm);
-	uffdm_init(&v.miss);
-	uffdm_init(&v.minor);
+	uffd_handler_init(&v.miss);
+	uffd_handler_init(&v.minor);
 	rc = vma_setup(t, &v);
 	if (rc == TEST_PASS)
 		rc = v.c->read ? vma_read(t, &v) : vma_write(t, &v);
 
 	/* uffds first: they release any fault still waiting on them. */
 	test_step(t, "teardown");
-	rc = test_worse(rc, uffdm_teardown(t, &v.minor));
-	rc = test_worse(rc, uffdm_teardown(t, &v.miss));
+	rc = test_worse(rc, uffd_teardown(t, &v.minor));
+	rc = test_worse(rc, uffd_teardown(t, &v.miss));
 	rc = test_worse(rc, rdma_dereg_mr(t, &v.tgt_mr, "region"));
 	rc = test_worse(rc, pinned_teardown(t, &v.back, v.len, &v.back_mr,
 					    "read-back"));
@@ -436,7 +436,7 @@ static int pf_verify(struct test_ctx *t, const uint8_t *buf, size_t half,
 					  SEED_DATA, 0, name));
 }
 
-static int pf_steps(struct test_ctx *t, struct rdma_res *r, struct uffdm *h,
+static int pf_steps(struct test_ctx *t, struct rdma_res *r, struct uffd_handler *h,
 		    uint8_t *region, struct ibv_mr *mr, uint8_t *loc,
 		    struct ibv_mr *loc_mr, size_t uoff, size_t ooff, size_t half)
 {
@@ -450,14 +450,14 @@ static int pf_steps(struct test_ctx *t, struct rdma_res *r, struct uffdm *h,
 	if (rc == TEST_PASS)
 		rc = check_resolved(t, h, upages, false, "after the prefetch");
 	/* One fault a uffd page, none for the ordinary ones. */
-	if (rc == TEST_PASS && (uffdm_count(&h->faults) != upages ||
-				uffdm_count(&h->write_faults) != upages))
+	if (rc == TEST_PASS && (uffd_count(&h->faults) != upages ||
+				uffd_count(&h->write_faults) != upages))
 		rc = test_fail(t, "PREFETCH_WRITE: %lu faults, %lu flagged WRITE; expected %lu (one a uffd page), all WRITE",
-			       uffdm_count(&h->faults),
-			       uffdm_count(&h->write_faults), upages);
+			       uffd_count(&h->faults),
+			       uffd_count(&h->write_faults), upages);
 	if (rc != TEST_PASS)
 		return rc;
-	before = uffdm_count(&h->faults);
+	before = uffd_count(&h->faults);
 	test_step(t, "RDMA WRITE of %zu bytes across the uffd/ordinary boundary",
 		  xend - xoff);
 	pattern_fill(loc, len, SEED_DATA, 0, psz);
@@ -472,16 +472,16 @@ static int pf_steps(struct test_ctx *t, struct rdma_res *r, struct uffdm *h,
 		     (uintptr_t)region, mr->rkey, NULL);
 	if (rc != TEST_PASS)
 		return rc;
-	if (uffdm_count(&h->faults) != before)
+	if (uffd_count(&h->faults) != before)
 		return test_fail(t, "the WRITE and READ after the prefetch took %lu uffd faults, expected none",
-				 uffdm_count(&h->faults) - before);
+				 uffd_count(&h->faults) - before);
 	rc = pf_verify(t, loc, half, uoff, ooff, xoff, xend, "device read-back");
 	rc = test_worse(rc, pf_verify(t, region, half, uoff, ooff, xoff, xend,
 				      "region"));
-	if (uffdm_count(&h->faults) != before)
+	if (uffd_count(&h->faults) != before)
 		rc = test_fail(t, "the CPU took %lu uffd faults on prefetched pages",
-			       uffdm_count(&h->faults) - before);
-	return test_worse(rc, uffdm_check(t, h));
+			       uffd_count(&h->faults) - before);
+	return test_worse(rc, uffd_handler_check(t, h));
 }
 
 static int test_prefetch(struct test_ctx *t)
@@ -496,17 +496,17 @@ static int test_prefetch(struct test_ctx *t)
 	const size_t uoff = c->uffd_first ? 0 : half;
 	const size_t ooff = c->uffd_first ? half : 0;
 	struct region_fill fill = { .seed = SEED_BG, .base = uoff };
-	const struct uffdm_cfg cfg = {
-		.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFDM_COPY,
+	const struct uffd_cfg cfg = {
+		.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFD_ACT_COPY,
 		.fill = fill_region, .fill_arg = &fill,
 	};
 	struct ibv_mr *mr = NULL, *loc_mr = NULL;
 	uint8_t *region = NULL, *loc = NULL;
 	struct rdma_res r;
-	struct uffdm h;
+	struct uffd_handler h;
 	int rc;
 
-	uffdm_init(&h);
+	uffd_handler_init(&h);
 	rc = rdma_setup(t, &r, &req);
 	if (rc != TEST_PASS)
 		return rc;
@@ -514,7 +514,7 @@ static int test_prefetch(struct test_ctx *t)
 		  uoff, uoff + half);
 	rc = mem_map(t, len, (void **)&region, "region");
 	if (rc == TEST_PASS)
-		rc = uffdm_setup(t, &h, &cfg, region + uoff, half, psz);
+		rc = uffd_setup(t, &h, &cfg, region + uoff, half, psz);
 	if (rc == TEST_PASS)
 		rc = rdma_reg_mr(t, &r, region, len, ODP_ACCESS,
 				 "region (ODP, half uffd)", &mr);
@@ -524,7 +524,7 @@ static int test_prefetch(struct test_ctx *t)
 		rc = pf_steps(t, &r, &h, region, mr, loc, loc_mr, uoff, ooff, half);
 
 	test_step(t, "teardown");
-	rc = test_worse(rc, uffdm_teardown(t, &h));
+	rc = test_worse(rc, uffd_teardown(t, &h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &mr, "region"));
 	rc = test_worse(rc, mem_unmap(t, (void **)&region, len, "region"));
 	rc = test_worse(rc, pinned_teardown(t, &loc, len, &loc_mr, "local"));
@@ -556,7 +556,7 @@ struct atom_run {
 	struct rdma_res r;
 	uint8_t *tgt, *loc;	/* loc: page 0 WRITE source, page 1 result */
 	struct ibv_mr *tgt_mr, *loc_mr;
-	struct uffdm h;
+	struct uffd_handler h;
 	uint32_t seed;
 	const char *name;
 };
@@ -653,7 +653,7 @@ static int atom_wait_pending(struct test_ctx *t, struct atom_run *a)
 	for (;;) {
 		rc = atom_none_completed(t, a, "before its fault reached the uffd (no fault)");
 		if (rc == TEST_PASS)
-			rc = uffdm_pending(t, &a->h, &pending);
+			rc = uffd_pending(t, &a->h, &pending);
 		if (rc != TEST_PASS || pending)
 			return rc;
 		if (test_now_s() > deadline)
@@ -710,7 +710,7 @@ static int atom_hold(struct test_ctx *t, struct atom_run *a)
 		test_sleep_us(2000);
 	}
 	if (rc == TEST_PASS)
-		rc = uffdm_pending(t, &a->h, &pending);
+		rc = uffd_pending(t, &a->h, &pending);
 	if (rc == TEST_PASS && !pending)
 		rc = test_fail(t, "the fault message left the uffd though nobody read it");
 	return rc;
@@ -757,9 +757,9 @@ static int atom_verify(struct test_ctx *t, struct atom_run *a, uint64_t bg)
 static int atom_steps(struct test_ctx *t, struct atom_run *a)
 {
 	const uint64_t bg = pattern_u64(SEED_BG, a->psz + ATOM_OFF);
-	const struct uffdm_cfg cfg = {
-		.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFDM_COPY,
-		.fill = uffdm_fill_pattern, .fill_arg = &a->seed,
+	const struct uffd_cfg cfg = {
+		.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFD_ACT_COPY,
+		.fill = uffd_fill_pattern, .fill_arg = &a->seed,
 	};
 	struct ibv_wc wc;
 	unsigned int i;
@@ -769,7 +769,7 @@ static int atom_steps(struct test_ctx *t, struct atom_run *a)
 		  ATOM_PAGES);
 	rc = mem_map(t, ATOM_PAGES * a->psz, (void **)&a->tgt, "target");
 	if (rc == TEST_PASS)
-		rc = uffdm_setup_held(t, &a->h, &cfg, a->tgt,
+		rc = uffd_setup_held(t, &a->h, &cfg, a->tgt,
 				      ATOM_PAGES * a->psz, a->psz);
 	if (rc == TEST_PASS)
 		rc = rdma_reg_mr(t, &a->r, a->tgt, ATOM_PAGES * a->psz,
@@ -792,7 +792,7 @@ static int atom_steps(struct test_ctx *t, struct atom_run *a)
 	if (rc != TEST_PASS)
 		return rc;
 	test_step(t, "start the handler");
-	rc = uffdm_start(t, &a->h);
+	rc = uffd_start(t, &a->h);
 	if (rc == TEST_PASS)
 		rc = rdma_wait_wc(t, a->r.cq[0], a->name, ATOM_WR_ID,
 				  TEST_WC_TIMEOUT_MS, NULL, &wc);
@@ -823,14 +823,14 @@ static int test_atomic_pending(struct test_ctx *t)
 
 	a.name = c->op == AT_FETCH_ADD ? "ATOMIC FETCH_ADD" :
 		 c->op == AT_CMP_SWP ? "ATOMIC CMP_SWP" : "ATOMIC_WRITE";
-	uffdm_init(&a.h);
+	uffd_handler_init(&a.h);
 	rc = rdma_setup(t, &a.r, &req);
 	if (rc != TEST_PASS)
 		return rc;
 	rc = atom_steps(t, &a);
 
 	test_step(t, "teardown");
-	rc = test_worse(rc, uffdm_teardown(t, &a.h));
+	rc = test_worse(rc, uffd_teardown(t, &a.h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &a.tgt_mr, "target"));
 	rc = test_worse(rc, mem_unmap(t, (void **)&a.tgt, ATOM_PAGES * a.psz,
 				      "target"));
@@ -859,7 +859,7 @@ static size_t ud_off(unsigned int i)
 struct ud_side {
 	uint8_t *addr;
 	struct ibv_mr *mr;
-	struct uffdm h;
+	struct uffd_handler h;
 	uint32_t seed;
 	const char *what;
 };
@@ -867,16 +867,16 @@ struct ud_side {
 static int ud_side_setup(struct test_ctx *t, struct rdma_res *r,
 			 struct ud_side *s, size_t len)
 {
-	const struct uffdm_cfg cfg = {
-		.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFDM_COPY,
-		.fill = uffdm_fill_pattern, .fill_arg = &s->seed,
+	const struct uffd_cfg cfg = {
+		.reg_mode = UFFDIO_REGISTER_MODE_MISSING, .action = UFFD_ACT_COPY,
+		.fill = uffd_fill_pattern, .fill_arg = &s->seed,
 	};
 	int rc;
 
 	test_step(t, "%s: %zu bytes of uffd-missing memory", s->what, len);
 	rc = mem_map(t, len, (void **)&s->addr, s->what);
 	if (rc == TEST_PASS)
-		rc = uffdm_setup(t, &s->h, &cfg, s->addr, len, page_size());
+		rc = uffd_setup(t, &s->h, &cfg, s->addr, len, page_size());
 	if (rc == TEST_PASS)
 		rc = rdma_reg_mr(t, r, s->addr, len, ODP_ACCESS, s->what, &s->mr);
 	return rc;
@@ -884,7 +884,7 @@ static int ud_side_setup(struct test_ctx *t, struct rdma_res *r,
 
 static int ud_side_teardown(struct test_ctx *t, struct ud_side *s, size_t len)
 {
-	int rc = uffdm_teardown(t, &s->h);
+	int rc = uffd_teardown(t, &s->h);
 
 	rc = test_worse(rc, rdma_dereg_mr(t, &s->mr, s->what));
 	return test_worse(rc, mem_unmap(t, (void **)&s->addr, len, s->what));
@@ -1009,8 +1009,8 @@ static int test_ud_multi(struct test_ctx *t)
 	struct rdma_res r;
 	int rc;
 
-	uffdm_init(&src.h);
-	uffdm_init(&dst.h);
+	uffd_handler_init(&src.h);
+	uffd_handler_init(&dst.h);
 	if (ud_off(UD_MSGS - 1) + UD_BUF > len)
 		return test_fail(t, "UD layout: %zu bytes do not fit %zu",
 				 ud_off(UD_MSGS - 1) + UD_BUF, len);

@@ -24,7 +24,7 @@
  * that moves such data through an ODP MR fails there; the pinned-MR and the
  * one-packet page-aligned tests pass on every kernel.
  */
-#include "common_uffd.h"
+#include "lib/verbs.h"
 
 #include <errno.h>
 #include <linux/userfaultfd.h>
@@ -73,69 +73,6 @@ struct mode_case {
 				 * mapping (not huge-page aligned) */
 };
 
-/* Transfer layout inside the target mapping (and the same in the local
- * buffer): [off, off + len) of map_len bytes; pattern pages are 4 KiB. */
-struct geom {
-	size_t psz;	/* pattern page (4 KiB) */
-	size_t bpsz;	/* backing page: 4 KiB or 2 MiB */
-	size_t off, len, map_len;
-	size_t first_pg, npages;	/* backing pages spanned by the transfer */
-};
-
-static struct geom geom_for(const struct mode_case *c)
-{
-	struct geom g = { .psz = page_size() };
-
-	g.bpsz = c->kind == TMEM_HUGETLB ? TMEM_HUGE_SIZE : g.psz;
-	if (c->one_packet) {
-		g.off = 0;
-		g.len = 1024;
-	} else if (c->kind == TMEM_HUGETLB) {
-		/* Crosses the boundary between the two huge pages. */
-		g.off = TMEM_HUGE_SIZE - 32 * 1024 + 100;
-		g.len = 64 * 1024 + 1000;
-	} else {
-		g.off = 100;
-		g.len = 64 * 1024 + 1000;
-	}
-	g.map_len = (g.off + g.len + g.bpsz - 1) / g.bpsz * g.bpsz;
-	g.first_pg = g.off / g.bpsz;
-	g.npages = (g.off + g.len - 1) / g.bpsz - g.first_pg + 1;
-	return g;
-}
-
-/* buf holds `inner` in [off, off + len) and `outer` elsewhere; a seed of 0
- * means zero bytes. */
-static int verify_layout(struct test_ctx *t, const uint8_t *buf,
-			 const struct geom *g, uint32_t inner, uint32_t outer,
-			 const char *what)
-{
-	const size_t tail = g->off + g->len;
-	const struct { size_t pos, len; uint32_t seed; const char *part; } p[3] = {
-		{ 0, g->off, outer, "head" },
-		{ g->off, g->len, inner, "transferred bytes" },
-		{ tail, g->map_len - tail, outer, "tail" },
-	};
-	char name[96];
-	int rc = TEST_PASS;
-	size_t i;
-
-	test_step(t, "verify %s", what);
-	for (i = 0; i < ARRAY_SIZE(p); i++) {
-		snprintf(name, sizeof(name), "%s %s", what, p[i].part);
-		if (!p[i].seed)
-			rc = test_worse(rc, bytes_verify(t, buf + p[i].pos,
-							 p[i].len, 0, p[i].pos,
-							 name));
-		else
-			rc = test_worse(rc, pattern_verify(t, buf + p[i].pos,
-							   p[i].len, p[i].seed,
-							   p[i].pos, g->psz,
-							   name));
-	}
-	return rc;
-}
-
 /*
  * What the WP handler saw before each un-protect (written by its thread,
  * read by the test): pages answered, in total and per backing page.
@@ -151,10 +88,10 @@ struct wp_watch {
 
 struct mode_run {
 	const struct mode_case *c;
-	struct geom g;
+	struct xfer_geom g;
 	struct rdma_res r;
 	struct tmem tgt;
-	struct uffdm h;
+	struct uffd_handler h;
 	void *loc;			/* local buffer, pinned MR */
 	struct ibv_mr *loc_mr, *tgt_mr;
 	uint32_t copy_seed;		/* what UFFDIO_COPY installs */
@@ -163,7 +100,7 @@ struct mode_run {
 };
 
 /*
- * uffdm before_answer hook of a WP target: hold the page WP_HOLD_US, then
+ * uffd_cfg before_answer hook of a WP target: hold the page WP_HOLD_US, then
  * check it still holds its old bytes (it is write-protected until the
  * un-protect that follows, so the device must not have written it) and
  * count the answer before the un-protect, so that a completion the test
@@ -205,42 +142,35 @@ static bool mode_uses_uffd(enum tgt_mode m)
 	       m == TGT_MINOR || m == TGT_WP;
 }
 
-static struct uffdm_cfg mode_uffd_cfg(struct mode_run *mr)
+static struct uffd_cfg mode_uffd_cfg(struct mode_run *mr)
 {
-	const bool huge = mr->c->kind == TMEM_HUGETLB;
-	struct uffdm_cfg cfg = { .reg_mode = UFFDIO_REGISTER_MODE_MISSING };
+	struct uffd_cfg cfg = { .reg_mode = UFFDIO_REGISTER_MODE_MISSING };
 
 	switch (mr->c->mode) {
 	case TGT_MISSING_COPY:
-		cfg.action = UFFDM_COPY;
-		cfg.fill = uffdm_fill_pattern;
+		cfg.action = UFFD_ACT_COPY;
+		cfg.fill = uffd_fill_pattern;
 		cfg.fill_arg = &mr->copy_seed;
-		if (huge)
-			cfg.features = UFFD_FEATURE_MISSING_HUGETLBFS;
-		else if (mr->c->kind == TMEM_SHMEM)
-			cfg.features = UFFD_FEATURE_MISSING_SHMEM;
 		break;
 	case TGT_MISSING_ZERO:
-		cfg.action = UFFDM_ZEROPAGE;
+		cfg.action = UFFD_ACT_ZEROPAGE;
 		break;
 	case TGT_MINOR:
 		cfg.reg_mode = UFFDIO_REGISTER_MODE_MINOR;
-		cfg.action = UFFDM_CONTINUE;
-		cfg.features = huge ? UFFD_FEATURE_MINOR_HUGETLBFS :
-				      UFFD_FEATURE_MINOR_SHMEM;
+		cfg.action = UFFD_ACT_CONTINUE;
 		break;
 	default:	/* TGT_WP */
 		cfg.reg_mode = UFFDIO_REGISTER_MODE_WP;
-		cfg.action = UFFDM_UNPROTECT;
-		cfg.features = UFFD_FEATURE_PAGEFAULT_FLAG_WP;
-		if (mr->c->kind != TMEM_ANON)
-			cfg.features |= UFFD_FEATURE_WP_HUGETLBFS_SHMEM;
+		cfg.action = UFFD_ACT_UNPROTECT;
 		if (mr->c->op != OP_READ) {
 			cfg.before_answer = wp_before_answer;
 			cfg.before_answer_arg = &mr->wp;
 		}
 		break;
 	}
+	/* ZEROPAGE is anonymous memory's alone: it needs no feature */
+	if (cfg.action != UFFD_ACT_ZEROPAGE)
+		cfg.features = tmem_uffd_features(mr->c->kind, cfg.reg_mode);
 	return cfg;
 }
 
@@ -256,7 +186,7 @@ static uint32_t target_initial_seed(const struct mode_case *c)
 static int mode_prepare_memory(struct test_ctx *t, struct mode_run *mr)
 {
 	const struct mode_case *c = mr->c;
-	const struct geom *g = &mr->g;
+	const struct xfer_geom *g = &mr->g;
 	uint32_t seed = target_initial_seed(c);
 	int rc;
 
@@ -289,7 +219,7 @@ static int mode_prepare_memory(struct test_ctx *t, struct mode_run *mr)
 		/* Page cache through the alias; PTEs of the target absent. */
 		pattern_fill(mr->tgt.alias, g->map_len, seed, 0, g->psz);
 		if (c->dontneed) {
-			rc = verify_layout(t, mr->tgt.addr, g, seed, seed,
+			rc = xfer_verify(t, mr->tgt.addr, g, seed, seed,
 					   "target populated by the CPU");
 			if (rc != TEST_PASS)
 				return rc;
@@ -306,11 +236,11 @@ static int mode_prepare_memory(struct test_ctx *t, struct mode_run *mr)
 static int mode_prepare_target(struct test_ctx *t, struct mode_run *mr)
 {
 	const struct mode_case *c = mr->c;
-	const struct geom *g = &mr->g;
+	const struct xfer_geom *g = &mr->g;
 	int rc;
 
 	if (mode_uses_uffd(c->mode)) {
-		const struct uffdm_cfg cfg = mode_uffd_cfg(mr);
+		const struct uffd_cfg cfg = mode_uffd_cfg(mr);
 
 		if (c->mode == TGT_WP) {
 			mr->wp.addr = mr->tgt.addr;
@@ -323,10 +253,10 @@ static int mode_prepare_target(struct test_ctx *t, struct mode_run *mr)
 						 mr->wp.npages, WP_MAX_PAGES);
 		}
 		test_step(t, "uffd-register target");
-		rc = uffdm_setup(t, &mr->h, &cfg, mr->tgt.addr, g->map_len,
+		rc = uffd_setup(t, &mr->h, &cfg, mr->tgt.addr, g->map_len,
 				 g->bpsz);
 		if (rc == TEST_PASS && c->mode == TGT_WP)
-			rc = uffdm_protect_all(t, &mr->h);
+			rc = uffd_protect_all(t, &mr->h);
 		if (rc != TEST_PASS)
 			return rc;
 	}
@@ -349,15 +279,15 @@ static int mode_prepare_target(struct test_ctx *t, struct mode_run *mr)
 				     g->psz);
 	}
 	if (mode_uses_uffd(c->mode))
-		uffdm_report(&mr->h, "after ibv_reg_mr");
+		uffd_handler_report(&mr->h, "after ibv_reg_mr");
 	return TEST_PASS;
 }
 
 static int mode_xfer(struct test_ctx *t, struct mode_run *mr,
 		     enum ibv_wr_opcode op)
 {
-	const struct geom *g = &mr->g;
-	const struct uffdm *h = mode_uses_uffd(mr->c->mode) ? &mr->h : NULL;
+	const struct xfer_geom *g = &mr->g;
+	const struct uffd_handler *h = mode_uses_uffd(mr->c->mode) ? &mr->h : NULL;
 	int rc;
 
 	test_step(t, "%s %zu bytes at target offset %zu",
@@ -367,9 +297,9 @@ static int mode_xfer(struct test_ctx *t, struct mode_run *mr,
 		     (uint32_t)g->len, mr->loc_mr->lkey,
 		     (uintptr_t)mr->tgt.addr + g->off, mr->tgt_mr->rkey, NULL);
 	if (h) {
-		uffdm_report(h, op == IBV_WR_RDMA_WRITE ? "after RDMA WRITE" :
+		uffd_handler_report(h, op == IBV_WR_RDMA_WRITE ? "after RDMA WRITE" :
 			     "after RDMA READ");
-		rc = test_worse(rc, uffdm_check(t, h));
+		rc = test_worse(rc, uffd_handler_check(t, h));
 	}
 	return rc;
 }
@@ -381,20 +311,20 @@ static int mode_xfer(struct test_ctx *t, struct mode_run *mr,
  */
 static int wp_check_write(struct test_ctx *t, const struct mode_run *mr)
 {
-	const struct uffdm *h = &mr->h;
+	const struct uffd_handler *h = &mr->h;
 	const struct wp_watch *w = &mr->wp;
 	const unsigned long n = (unsigned long)mr->g.npages;
-	unsigned long faults = uffdm_count(&h->faults);
+	unsigned long faults = uffd_count(&h->faults);
 	size_t pg;
 
 	if (mr->wp_answers_at_wc < n)
 		return test_fail(t, "device WRITE into %lu write-protected pages completed after %lu un-protects: it did not wait for the handler",
 				 n, mr->wp_answers_at_wc);
-	if (faults != n || uffdm_count(&h->wp_faults) != n ||
-	    uffdm_count(&h->resolved) != n)
+	if (faults != n || uffd_count(&h->wp_faults) != n ||
+	    uffd_count(&h->resolved) != n)
 		return test_fail(t, "device WRITE into %lu write-protected pages: %lu faults, %lu WP, %lu un-protected; expected %lu of each (one per page)",
-				 n, faults, uffdm_count(&h->wp_faults),
-				 uffdm_count(&h->resolved), n);
+				 n, faults, uffd_count(&h->wp_faults),
+				 uffd_count(&h->resolved), n);
 	for (pg = 0; pg < w->npages; pg++) {
 		unsigned int want = pg >= mr->g.first_pg &&
 				    pg < mr->g.first_pg + mr->g.npages;
@@ -411,9 +341,9 @@ static int wp_check_write(struct test_ctx *t, const struct mode_run *mr)
 /* The handler's counts after the device faulted the transfer's pages. */
 static int mode_check_faults(struct test_ctx *t, struct mode_run *mr)
 {
-	const struct uffdm *h = &mr->h;
-	unsigned long faults = uffdm_count(&h->faults);
-	unsigned long resolved = uffdm_count(&h->resolved);
+	const struct uffd_handler *h = &mr->h;
+	unsigned long faults = uffd_count(&h->faults);
+	unsigned long resolved = uffd_count(&h->resolved);
 	unsigned long n = (unsigned long)mr->g.npages;
 
 	test_step(t, "check uffd fault counts");
@@ -423,20 +353,20 @@ static int mode_check_faults(struct test_ctx *t, struct mode_run *mr)
 			/* ODP asks for write access only for writes. */
 			if (faults)
 				return test_fail(t, "device READ raised %lu uffd faults (wp=%lu), expected none",
-						 faults, uffdm_count(&h->wp_faults));
+						 faults, uffd_count(&h->wp_faults));
 			return TEST_PASS;
 		}
 		return wp_check_write(t, mr);
 	case TGT_MINOR:
-		if (uffdm_count(&h->minor_faults) != faults)
+		if (uffd_count(&h->minor_faults) != faults)
 			return test_fail(t, "%lu faults, only %lu flagged MINOR",
-					 faults, uffdm_count(&h->minor_faults));
+					 faults, uffd_count(&h->minor_faults));
 		break;
 	default:
-		if (uffdm_count(&h->minor_faults) || uffdm_count(&h->wp_faults))
+		if (uffd_count(&h->minor_faults) || uffd_count(&h->wp_faults))
 			return test_fail(t, "MISSING registration saw minor=%lu wp=%lu faults",
-					 uffdm_count(&h->minor_faults),
-					 uffdm_count(&h->wp_faults));
+					 uffd_count(&h->minor_faults),
+					 uffd_count(&h->wp_faults));
 		break;
 	}
 	/* Each spanned page installed exactly once, nothing else faulted. */
@@ -459,19 +389,19 @@ static uint32_t target_bg_after_write(const struct mode_case *c)
 static int mode_verify_target(struct test_ctx *t, struct mode_run *mr)
 {
 	const uint32_t bg = target_bg_after_write(mr->c);
-	unsigned long before = uffdm_count(&mr->h.faults);
+	unsigned long before = uffd_count(&mr->h.faults);
 	int rc;
 
-	rc = verify_layout(t, mr->tgt.addr, &mr->g, SEED_DATA, bg, "target");
+	rc = xfer_verify(t, mr->tgt.addr, &mr->g, SEED_DATA, bg, "target");
 	if (mr->tgt.alias)
-		rc = test_worse(rc, verify_layout(t, mr->tgt.alias, &mr->g,
+		rc = test_worse(rc, xfer_verify(t, mr->tgt.alias, &mr->g,
 						  SEED_DATA, bg,
 						  "target page cache (alias)"));
 	/* The device mapped every page of the target: the CPU takes none. */
 	if (mode_uses_uffd(mr->c->mode) &&
-	    uffdm_count(&mr->h.faults) != before)
+	    uffd_count(&mr->h.faults) != before)
 		rc = test_fail(t, "CPU verify took %lu uffd faults: the device fault did not map the pages",
-			       uffdm_count(&mr->h.faults) - before);
+			       uffd_count(&mr->h.faults) - before);
 	return rc;
 }
 
@@ -500,29 +430,29 @@ static int mode_steps(struct test_ctx *t, struct mode_run *mr)
 	if (rc == TEST_PASS && mode_uses_uffd(c->mode))
 		rc = mode_check_faults(t, mr);
 	if (rc == TEST_PASS)
-		rc = verify_layout(t, mr->loc, &mr->g, target_initial_seed(c),
+		rc = xfer_verify(t, mr->loc, &mr->g, target_initial_seed(c),
 				   SEED_BG, "local buffer after READ");
 	if (rc != TEST_PASS || c->op != OP_READ_WRITE)
 		return rc;
 
 	/* The pages are mapped now (zero page): a WRITE lands without a
 	 * userfault (copy-on-write of the zero page is not a MISSING fault). */
-	after_read = uffdm_count(&mr->h.faults);
+	after_read = uffd_count(&mr->h.faults);
 	pattern_fill((uint8_t *)mr->loc + mr->g.off, mr->g.len, SEED_DATA,
 		     mr->g.off, mr->g.psz);
 	rc = mode_xfer(t, mr, IBV_WR_RDMA_WRITE);
 	if (rc != TEST_PASS)
 		return rc;
-	if (uffdm_count(&mr->h.faults) != after_read)
+	if (uffd_count(&mr->h.faults) != after_read)
 		return test_fail(t, "RDMA WRITE after READ took %lu more uffd faults, expected none",
-				 uffdm_count(&mr->h.faults) - after_read);
+				 uffd_count(&mr->h.faults) - after_read);
 	return mode_verify_target(t, mr);
 }
 
 static int run_mode(struct test_ctx *t, const struct mode_case *c)
 {
 	struct rdma_caps_req req = { .odp = c->mode != TGT_PINNED };
-	struct mode_run mr = { .c = c, .g = geom_for(c) };
+	struct mode_run mr = { .c = c, .g = xfer_geom_for(c->kind, c->one_packet) };
 	int rc;
 
 	if (req.odp)
@@ -530,7 +460,7 @@ static int run_mode(struct test_ctx *t, const struct mode_case *c)
 			c->op == OP_READ ? IBV_ODP_SUPPORT_READ :
 			IBV_ODP_SUPPORT_READ | IBV_ODP_SUPPORT_WRITE;
 	tmem_init(&mr.tgt);
-	uffdm_init(&mr.h);
+	uffd_handler_init(&mr.h);
 	rc = rdma_setup(t, &mr.r, &req);
 	if (rc != TEST_PASS)
 		return rc;
@@ -538,7 +468,7 @@ static int run_mode(struct test_ctx *t, const struct mode_case *c)
 
 	/* uffd first: releases any kernel fault still waiting on it. */
 	test_step(t, "teardown");
-	rc = test_worse(rc, uffdm_teardown(t, &mr.h));
+	rc = test_worse(rc, uffd_teardown(t, &mr.h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &mr.tgt_mr, "target"));
 	rc = test_worse(rc, tmem_destroy(t, &mr.tgt));
 	rc = test_worse(rc, rdma_dereg_mr(t, &mr.loc_mr, "local"));

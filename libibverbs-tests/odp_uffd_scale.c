@@ -15,7 +15,7 @@
  * are reported in "# time" lines, never asserted.  The _odp twins run the
  * same on ordinary ODP memory after MADV_DONTNEED.
  */
-#include "common.h"
+#include "lib/verbs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -107,14 +107,14 @@ static int sink_setup(struct test_ctx *t, struct rdma_res *r, struct sink *s,
 static int sink_second_handler(struct test_ctx *t, struct sink *s)
 {
 	test_step(t, "second handler thread on the sink's uffd");
-	return uffd_missing_setup_shared(t, &s->h2, &s->h);
+	return uffd_setup_shared(t, &s->h2, &s->h);
 }
 
 static int sink_teardown(struct test_ctx *t, struct sink *s)
 {
-	int rc = uffd_missing_teardown(t, &s->h2);
+	int rc = uffd_teardown(t, &s->h2);
 
-	rc = test_worse(rc, uffd_missing_teardown(t, &s->h));
+	rc = test_worse(rc, uffd_teardown(t, &s->h));
 
 	rc = test_worse(rc, rdma_dereg_mr(t, &s->mr, "sink"));
 	return test_worse(rc, mem_unmap(t, (void **)&s->addr, s->len, "sink"));
@@ -129,13 +129,8 @@ static const struct uffd_handler *sink_watch(const struct sink *s)
 static int sink_verify_old(struct test_ctx *t, const struct sink *s,
 			   size_t from, size_t to)
 {
-	if (to <= from)
-		return TEST_PASS;
-	if (!s->uffd)
-		return bytes_verify(t, s->addr + from, to - from, 0, from,
-				    "untouched sink bytes");
-	return pattern_verify(t, s->addr + from, to - from, s->bg, from, s->psz,
-			      "untouched sink bytes");
+	return region_verify(t, s->addr, from, to, s->uffd ? s->bg : PAT_ZERO,
+			     "untouched sink bytes");
 }
 
 /*
@@ -145,17 +140,18 @@ static int sink_verify_old(struct test_ctx *t, const struct sink *s,
 static int sink_check_faults(struct test_ctx *t, const struct sink *s,
 			     size_t want)
 {
-	unsigned long copies = atomic_load(&s->h.copies) +
-			       atomic_load(&s->h2.copies);
-	unsigned long eexist = atomic_load(&s->h.eexist) +
-			       atomic_load(&s->h2.eexist);
+	unsigned long copies = uffd_count(&s->h.resolved) +
+			       uffd_count(&s->h2.resolved);
+	unsigned long eexist = uffd_count(&s->h.eexist) +
+			       uffd_count(&s->h2.eexist);
 	unsigned long faults = uffd_faults(&s->h) + uffd_faults(&s->h2);
 
 	if (!s->uffd)
 		return TEST_PASS;
+	if (!s->h2.started)	/* one thread */
+		return uffd_check_resolved(t, &s->h, want, "sink");
 	uffd_handler_report(&s->h, "sink");
-	if (s->h2.started)
-		uffd_handler_report(&s->h2, "sink, second thread");
+	uffd_handler_report(&s->h2, "sink, second thread");
 	if (uffd_handler_failed(&s->h))
 		return uffd_handler_check(t, &s->h);
 	if (uffd_handler_failed(&s->h2))
@@ -873,12 +869,8 @@ static int many_verify(struct test_ctx *t, struct many *m)
 	if (!m->v->read)
 		rc = verify_written_pages(t, &m->s, from, to - from);
 	else	/* READ variants are on uffd memory only */
-		rc = test_worse(test_worse(
-			bytes_verify(t, m->buf, from, 0, 0, "READ sink head"),
-			pattern_verify(t, m->buf + from, to - from, SEED_DATA,
-				       from, m->s.psz, "READ result")),
-			bytes_verify(t, m->buf + to, m->len - to, 0, to,
-				     "READ sink tail"));
+		rc = layout_verify(t, m->buf, from, to - from, m->len,
+				   SEED_DATA, PAT_ZERO, "READ sink");
 	/* Every page is mapped: the CPU reads took no fault. */
 	return test_worse(rc, sink_check_faults(t, &m->s, m->len / m->s.psz));
 }

@@ -8,7 +8,7 @@
  * seeing a fault.  With the series the faults must reach the handler and the
  * operations must succeed with the right data.
  */
-#include "common.h"
+#include "lib/verbs.h"
 
 #include <errno.h>
 #include <stdint.h>
@@ -23,26 +23,10 @@
 			 IBV_ACCESS_REMOTE_WRITE | IBV_ACCESS_REMOTE_READ)
 #define PREFETCH_PAGES	64
 
-/* Transfer layout: starts 100 bytes into page 0, ends mid-page. */
-struct geom {
-	size_t psz;	/* page size */
-	size_t off;	/* transfer start inside the mapping */
-	size_t len;	/* transfer length */
-	size_t map_len;	/* whole pages covering [0, off + len) */
-};
-
-static struct geom geom_make(size_t off, size_t len)
-{
-	struct geom g = { .psz = page_size(), .off = off, .len = len };
-
-	g.map_len = (g.off + g.len + g.psz - 1) / g.psz * g.psz;
-	return g;
-}
-
 /* Many packets, unaligned start, crossing pages, ending mid-page. */
-static struct geom geom_get(void)
+static struct xfer_geom geom_get(void)
 {
-	return geom_make(100, 64 * 1024 + 1000);
+	return xfer_geom_for(TMEM_ANON, false);
 }
 
 /*
@@ -50,23 +34,10 @@ static struct geom geom_get(void)
  * background pattern (bg_zero: zero bytes).
  */
 static int check_layout(struct test_ctx *t, const uint8_t *buf,
-			const struct geom *g, bool bg_zero, const char *what)
+			const struct xfer_geom *g, bool bg_zero, const char *what)
 {
-	size_t tail = g->off + g->len;
-	int rc;
-
-	test_step(t, "verify %s", what);
-	rc = pattern_verify(t, buf + g->off, g->len, SEED_DATA, g->off, g->psz,
-			    "transferred bytes");
-	if (bg_zero)
-		return test_worse(rc,
-			test_worse(bytes_verify(t, buf, g->off, 0, 0, "head"),
-				   bytes_verify(t, buf + tail, g->map_len - tail,
-						0, tail, "tail")));
-	return test_worse(rc,
-		test_worse(pattern_verify(t, buf, g->off, SEED_BG, 0, g->psz, "head"),
-			   pattern_verify(t, buf + tail, g->map_len - tail,
-					  SEED_BG, tail, g->psz, "tail")));
+	return xfer_verify(t, buf, g, SEED_DATA, bg_zero ? PAT_ZERO : SEED_BG,
+			   what);
 }
 
 /*
@@ -74,7 +45,7 @@ static int check_layout(struct test_ctx *t, const uint8_t *buf,
  * holding the data to WRITE (data) or the background a READ lands on.
  */
 static int local_setup(struct test_ctx *t, struct rdma_res *r,
-		       const struct geom *g, bool data, void **buf,
+		       const struct xfer_geom *g, bool data, void **buf,
 		       struct ibv_mr **mr)
 {
 	int rc;
@@ -105,7 +76,7 @@ static int rdma_rw_uffd_missing(struct test_ctx *t, enum ibv_wr_opcode op)
 		.rc_odp_caps = write ? IBV_ODP_SUPPORT_WRITE : IBV_ODP_SUPPORT_READ,
 	};
 	const char *name = write ? "RDMA WRITE" : "RDMA READ";
-	const struct geom g = geom_get();
+	const struct xfer_geom g = geom_get();
 	const uint32_t fill = write ? SEED_BG : SEED_DATA;
 	struct ibv_mr *loc_mr = NULL, *rem_mr = NULL;
 	void *loc = NULL, *rem = NULL;
@@ -158,7 +129,7 @@ static int rdma_rw_uffd_missing(struct test_ctx *t, enum ibv_wr_opcode op)
 out:
 	/* uffd first: releases any kernel fault still waiting on it. */
 	test_step(t, "teardown");
-	rc = test_worse(rc, uffd_missing_teardown(t, &h));
+	rc = test_worse(rc, uffd_teardown(t, &h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &rem_mr, "remote"));
 	rc = test_worse(rc, mem_unmap(t, &rem, g.map_len, "remote"));
 	rc = test_worse(rc, rdma_dereg_mr(t, &loc_mr, "local"));
@@ -245,13 +216,13 @@ static int test_advise_prefetch_write_sync_uffd(struct test_ctx *t)
 out:
 	/* uffd first: releases any kernel fault still waiting on it. */
 	test_step(t, "teardown");
-	rc = test_worse(rc, uffd_missing_teardown(t, &h));
+	rc = test_worse(rc, uffd_teardown(t, &h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &mr, "buffer"));
 	rc = test_worse(rc, mem_unmap(t, &buf, len, "buffer"));
 	return test_worse(rc, rdma_teardown(t, &r));
 }
 
-static int rdma_write_plain_odp(struct test_ctx *t, const struct geom g)
+static int rdma_write_plain_odp(struct test_ctx *t, const struct xfer_geom g)
 {
 	const struct rdma_caps_req req = { .odp = true,
 					   .rc_odp_caps = IBV_ODP_SUPPORT_WRITE };
@@ -311,7 +282,7 @@ static int test_rdma_write_plain_odp(struct test_ctx *t)
 /* Regression: one packet at the start of a page (works on stock 7.2 too). */
 static int test_rdma_write_plain_odp_aligned(struct test_ctx *t)
 {
-	return rdma_write_plain_odp(t, geom_make(0, 1024));
+	return rdma_write_plain_odp(t, xfer_geom_for(TMEM_ANON, true));
 }
 
 static const struct test_case tests[] = {

@@ -45,7 +45,7 @@
  *                  TEARDOWN_BOUND_S, although packets arrive during it
  *   wake_only_resp, wake_only_spf
  *                  the handler answers every fault with UFFDIO_WAKE only
- *                  (UFFDM_WAKE), so the access faults again and again: an
+ *                  (UFFD_ACT_WAKE), so the access faults again and again: an
  *                  RDMA WRITE on a requester with rnr_retry 3 ends with
  *                  an RNR retry exhaustion (the responder answers each try
  *                  with an RNR NAK while its fault is pending); a
@@ -60,7 +60,7 @@
  * not timings: the waits they guard are 50 s (rxe's pool timeout) or
  * forever.
  */
-#include "common_uffd.h"
+#include "lib/verbs.h"
 
 #include <errno.h>
 #include <linux/userfaultfd.h>
@@ -1216,17 +1216,17 @@ out:
 #define WAKE_SIG	"expected RNR retry counter exceeded|returned|saw [0-9]+ faults|no completion within|not reaped|not released"
 
 /* Wait up to FAULT_WAIT_MS for n fault messages on h (any process's). */
-static int wake_wait_faults(struct test_ctx *t, const struct uffdm *h,
+static int wake_wait_faults(struct test_ctx *t, const struct uffd_handler *h,
 			    unsigned long n)
 {
 	double deadline = test_now_s() + FAULT_WAIT_MS / 1000.0;
 
-	while (uffdm_count(&h->faults) < n) {
-		if (uffdm_failed(h))
-			return uffdm_check(t, h);
+	while (uffd_count(&h->faults) < n) {
+		if (uffd_handler_failed(h))
+			return uffd_handler_check(t, h);
 		if (test_now_s() > deadline)
 			return test_fail(t, "the handler saw %lu faults within %d ms, expected %lu (the woken access faults again)",
-					 uffdm_count(&h->faults), FAULT_WAIT_MS, n);
+					 uffd_count(&h->faults), FAULT_WAIT_MS, n);
 		test_sleep_us(10000);
 	}
 	return TEST_PASS;
@@ -1283,12 +1283,12 @@ static int wake_write(struct test_ctx *t, struct stall *s)
  * must and the fault went on) or the synchronous prefetch ('d' if it ever
  * returns); it waits to be killed.
  */
-static void wake_child(struct test_ctx *t, int ready_fd, struct uffdm *h,
+static void wake_child(struct test_ctx *t, int ready_fd, struct uffd_handler *h,
 		       enum where w)
 {
-	const struct uffdm_cfg cfg = {
+	const struct uffd_cfg cfg = {
 		.reg_mode = UFFDIO_REGISTER_MODE_MISSING,
-		.action = UFFDM_WAKE, .delay_max_us = WAKE_DELAY_US,
+		.action = UFFD_ACT_WAKE, .delay_max_us = WAKE_DELAY_US,
 	};
 	struct rdma_caps_req req = { .odp = true,
 				     .rc_odp_caps = IBV_ODP_SUPPORT_WRITE };
@@ -1307,14 +1307,14 @@ static void wake_child(struct test_ctx *t, int ready_fd, struct uffdm *h,
 	if (rdma_reg_mr(t, &s.r, s.pin, s.len, IBV_ACCESS_LOCAL_WRITE,
 			"pinned", &s.pmr) != TEST_PASS ||
 	    mem_map(t, s.len, &s.umem, "uffd") != TEST_PASS ||
-	    uffdm_setup(t, h, &cfg, s.umem, s.len, s.psz) != TEST_PASS ||
+	    uffd_setup(t, h, &cfg, s.umem, s.len, s.psz) != TEST_PASS ||
 	    rdma_reg_mr(t, &s.r, s.umem, s.len, ODP_ACCESS, "uffd (ODP)",
 			&s.umr) != TEST_PASS)
 		_exit(TEST_FAIL);
 	if (w == W_SPF_MAIN || w == W_SPF)
 		spf_main(t, &s, ready_fd);
 	if (wake_write(t, &s) != TEST_PASS ||
-	    wake_wait_faults(t, h, uffdm_count(&h->faults) + 2) != TEST_PASS)
+	    wake_wait_faults(t, h, uffd_count(&h->faults) + 2) != TEST_PASS)
 		_exit(TEST_FAIL);
 	if (write(ready_fd, &c, 1) != 1)
 		_exit(TEST_FAIL);
@@ -1328,7 +1328,7 @@ static int test_wake_only(struct test_ctx *t)
 	struct stalled st = { .pid = -1, .holder = -1, .fd = -1 };
 	struct rdma_res_count before;
 	struct pollfd pfd;
-	struct uffdm *h;
+	struct uffd_handler *h;
 	int pfds[2], rc;
 	char c;
 
@@ -1340,7 +1340,7 @@ static int test_wake_only(struct test_ctx *t)
 	if (h == MAP_FAILED)
 		return test_fail(t, "mmap(shared handler state): %s",
 				 strerror(errno));
-	uffdm_init(h);
+	uffd_handler_init(h);
 	if (pipe(pfds)) {
 		rc = test_fail(t, "pipe: %s", strerror(errno));
 		goto out;
@@ -1377,7 +1377,7 @@ static int test_wake_only(struct test_ctx *t)
 			goto out;
 	}
 	tap_diag("%lu fault messages for the one page, each only woken",
-		 uffdm_count(&h->faults));
+		 uffd_count(&h->faults));
 	rc = stalled_kill(t, &st, &before);
 out:
 	stalled_cleanup(&st);

@@ -35,7 +35,7 @@
  *
  * Needs root (mount) and CONFIG_FUSE_FS.
  */
-#include "common.h"
+#include "lib/verbs.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -58,11 +58,11 @@
  * STORM_RNG_SEED=<n> repeats the traffic's random choices (the timing of the
  * evictions never repeats).  The test's time bound follows the duration
  * (STORM_SECONDS or SOAK_SECONDS plus a margin) unless the table's is
- * longer; -S scales it.  Named rel_* so that the ibv suite (every odp_*
- * program) does not run it: scripts/guest-tests runs storm_minor_shmem in
- * its rel suite (make check) and soak_mixed in its soak suite (make soak).
+ * longer (storm_bound_s()); -S scales it.  Named rel_* so that the ibv
+ * suite (every odp_* program) does not run it; the table puts the storms
+ * in make check's suite and soak_mixed in make soak's.
  */
-#include "common_uffd.h"
+#include "lib/verbs.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -202,7 +202,7 @@ struct storm {
 					 * through the handler) */
 	struct busy busy;		/* anon: the current op's pages */
 	bool busy_init;
-	struct uffdm h;
+	struct uffd_handler h;
 	void *src, *sink;		/* pinned: one op / the region + result */
 	size_t src_len, sink_len;
 	struct ibv_mr *src_mr, *sink_mr, *mr;
@@ -632,8 +632,8 @@ static void report_progress(const struct storm *s, const char *when)
 	tap_diag("%s: ops=%lu (write %lu, send %lu, read %lu, fetch_add %lu), %llu bytes moved, %llu verified; evictions=%lu (%lu pages); uffd faults=%lu resolved=%lu eexist=%lu",
 		 when, s->nops, s->ops[OP_WRITE], s->ops[OP_SEND],
 		 s->ops[OP_READ], s->ops[OP_FETCH_ADD], s->bytes_moved,
-		 s->bytes_verified, calls, pages, uffdm_count(&s->h.faults),
-		 uffdm_count(&s->h.resolved), uffdm_count(&s->h.eexist));
+		 s->bytes_verified, calls, pages, uffd_count(&s->h.faults),
+		 uffd_count(&s->h.resolved), uffd_count(&s->h.eexist));
 }
 
 /* The traffic loop, with the evictors running. */
@@ -647,7 +647,7 @@ static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 	while ((now = test_now_s()) < end) {
 		rc = one_op(t, s);
 		if (rc == TEST_PASS)
-			rc = uffdm_check(t, &s->h);
+			rc = uffd_handler_check(t, &s->h);
 		if (rc == TEST_PASS)
 			rc = evictors_check(t, s);
 		if (rc != TEST_PASS)
@@ -665,7 +665,7 @@ static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 	return TEST_PASS;
 }
 
-/* uffdm_fill_fn: a MISSING page comes back with what the shadow holds. */
+/* uffd_fill_fn: a MISSING page comes back with what the shadow holds. */
 static void shadow_fill(const void *arg, size_t pos, uint8_t *buf, size_t len)
 {
 	const struct storm *s = arg;
@@ -697,14 +697,14 @@ static int busy_init(struct test_ctx *t, struct storm *s)
 static int storm_prepare(struct test_ctx *t, struct storm *s)
 {
 	const bool anon = s->c->kind == TMEM_ANON;
-	const struct uffdm_cfg cfg = anon ? (struct uffdm_cfg){
+	const struct uffd_cfg cfg = anon ? (struct uffd_cfg){
 		.reg_mode = UFFDIO_REGISTER_MODE_MISSING,
-		.action = UFFDM_COPY,
+		.action = UFFD_ACT_COPY,
 		.fill = shadow_fill, .fill_arg = s,
 		.delay_max_us = s->c->handler_delay_us,
-	} : (struct uffdm_cfg){
+	} : (struct uffd_cfg){
 		.reg_mode = UFFDIO_REGISTER_MODE_MINOR,
-		.action = UFFDM_CONTINUE,
+		.action = UFFD_ACT_CONTINUE,
 		.features = UFFD_FEATURE_MINOR_SHMEM,
 		.delay_max_us = s->c->handler_delay_us,
 	};
@@ -756,7 +756,7 @@ static int storm_prepare(struct test_ctx *t, struct storm *s)
 		  "MISSING (UFFDIO_COPY from the shadow" :
 		  "MINOR (UFFDIO_CONTINUE",
 		  s->c->handler_delay_us ? " after a random delay)" : ")");
-	rc = uffdm_setup(t, &s->h, &cfg, s->m.addr, REGION_LEN, s->psz);
+	rc = uffd_setup(t, &s->h, &cfg, s->m.addr, REGION_LEN, s->psz);
 	if (rc != TEST_PASS)
 		return rc;
 	test_step(t, "register the ODP MR over the uffd mapping");
@@ -768,7 +768,7 @@ static int storm_prepare(struct test_ctx *t, struct storm *s)
 /* Evictors stopped: the whole region against the shadow, twice. */
 static int storm_final_check(struct test_ctx *t, struct storm *s)
 {
-	unsigned long before = uffdm_count(&s->h.faults);
+	unsigned long before = uffd_count(&s->h.faults);
 	struct ibv_sge sge = {
 		.addr = (uintptr_t)s->sink, .length = (uint32_t)REGION_LEN,
 		.lkey = s->sink_mr->lkey,
@@ -811,8 +811,8 @@ static int storm_final_check(struct test_ctx *t, struct storm *s)
 	if (rc != TEST_PASS)
 		return rc;
 	tap_diag("final RDMA READ of %lu bytes after dropping every PTE: %lu uffd faults",
-		 REGION_LEN, uffdm_count(&s->h.faults) - before);
-	if (uffdm_count(&s->h.faults) == before)
+		 REGION_LEN, uffd_count(&s->h.faults) - before);
+	if (uffd_count(&s->h.faults) == before)
 		return test_fail(t, "the final RDMA READ of the dropped region raised no uffd fault");
 	return TEST_PASS;
 }
@@ -822,8 +822,8 @@ static int storm_assert(struct test_ctx *t, const struct storm *s,
 			unsigned long traffic_faults)
 {
 	unsigned long pages, calls = evictions(s, &pages);
-	unsigned long faults = uffdm_count(&s->h.faults);
-	unsigned long minor = uffdm_count(&s->h.minor_faults);
+	unsigned long faults = uffd_count(&s->h.faults);
+	unsigned long minor = uffd_count(&s->h.minor_faults);
 	unsigned long skipped = 0;
 	size_t i, touched = 0;
 	int rc = TEST_PASS;
@@ -840,10 +840,10 @@ static int storm_assert(struct test_ctx *t, const struct storm *s,
 		 (long)traffic_faults - (long)touched);
 	if (s->c->handler_delay_us)
 		tap_diag("handler delays: %lu us in total over %lu faults",
-			 uffdm_count(&s->h.delayed_us), faults);
+			 uffd_count(&s->h.delayed_us), faults);
 	tap_diag("seeds with a byte equal to the old content (no distinct seed existed): %lu",
 		 s->seed_collisions);
-	uffdm_report(&s->h, "at the end");
+	uffd_handler_report(&s->h, "at the end");
 	if (!s->nops)
 		rc = test_fail(t, "no operation ran");
 	if (!traffic_faults)
@@ -859,7 +859,7 @@ static int storm_assert(struct test_ctx *t, const struct storm *s,
 	if (s->c->kind == TMEM_ANON && traffic_faults <= touched)
 		rc = test_fail(t, "%lu uffd faults during the traffic for %zu touched pages: no page the traffic used was dropped and refilled",
 			       traffic_faults, touched);
-	return test_worse(rc, uffdm_check(t, &s->h));
+	return test_worse(rc, uffd_handler_check(t, &s->h));
 }
 
 static int storm_steps(struct test_ctx *t, struct storm *s, unsigned int secs)
@@ -878,7 +878,7 @@ static int storm_steps(struct test_ctx *t, struct storm *s, unsigned int secs)
 		report_progress(s, "at the failure");
 		return rc;
 	}
-	traffic_faults = uffdm_count(&s->h.faults);
+	traffic_faults = uffd_count(&s->h.faults);
 	rc = storm_final_check(t, s);
 	tap_diag("%lu ops, %llu bytes moved, %llu bytes verified",
 		 s->nops, s->bytes_moved, s->bytes_verified);
@@ -898,7 +898,7 @@ static int run_storm(struct test_ctx *t, const struct storm_case *c)
 	int rc, i;
 
 	tmem_init(&s.m);
-	uffdm_init(&s.h);
+	uffd_handler_init(&s.h);
 	atomic_init(&s.stop, false);
 	for (i = 0; i < NR_EVICTORS; i++) {
 		atomic_init(&s.ev[i].calls, 0);
@@ -922,7 +922,7 @@ static int run_storm(struct test_ctx *t, const struct storm_case *c)
 	/* uffd first: releases any fault still waiting on it. */
 	test_step(t, "teardown");
 	rc = test_worse(rc, evictors_stop(t, &s));
-	rc = test_worse(rc, uffdm_teardown(t, &s.h));
+	rc = test_worse(rc, uffd_teardown(t, &s.h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &s.mr, "uffd region"));
 	rc = test_worse(rc, tmem_destroy(t, &s.m));
 	rc = test_worse(rc, rdma_dereg_mr(t, &s.sink_mr, "sink"));
@@ -963,35 +963,34 @@ static const struct storm_case soak_case = {
 	.handler_delay_us = 2000, .evict_pause_us = 200,
 };
 
+/* A case's bound follows its duration: the table's unless that is longer. */
+static unsigned int storm_bound_s(const struct test_case *tc)
+{
+	const struct storm_case *c = tc->arg;
+	unsigned int secs;
+
+	if (env_seconds(c, &secs) &&
+	    secs + TIME_MARGIN_S + 30 > tc->timeout_s)
+		return secs + TIME_MARGIN_S + 30;
+	return tc->timeout_s;
+}
+
 static const struct test_case tests[] = {
 	{ .name = "storm_minor_shmem", .fn = test_storm,
 	  .desc = "RDMA WRITE + READ back into shmem uffd MINOR memory while 2 threads MADV_DONTNEED random pages (STORM_SECONDS, default 5)",
 	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = STORM_TIMEOUT_S,
-	  .arg = &storm_case },
+	  .bound_s = storm_bound_s, .arg = &storm_case },
 	{ .name = "storm_missing_anon", .fn = test_storm,
 	  .desc = "RDMA WRITE, READ back and CPU check on anonymous uffd MISSING memory while 2 threads MADV_DONTNEED (free) other random pages, refilled from the shadow (STORM_SECONDS, default 5)",
 	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = STORM_TIMEOUT_S,
-	  .arg = &anon_case },
+	  .bound_s = storm_bound_s, .arg = &anon_case },
 	{ .name = "soak_mixed", .fn = test_storm,
 	  .desc = "soak: WRITE, SEND, READ, FETCH_ADD on shmem uffd MINOR memory, evictions, handler delays 0..2 ms (SOAK_SECONDS, default 600)",
 	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = SOAK_TIMEOUT_S,
-	  .arg = &soak_case },
+	  .bound_s = storm_bound_s, .suites = SUITE_SOAK, .arg = &soak_case },
 };
 
-/* Each case's bound follows its duration (the table's unless longer). */
 int main(int argc, char **argv)
 {
-	struct test_case tc[ARRAY_SIZE(tests)];
-	unsigned int secs;
-	size_t i;
-
-	memcpy(tc, tests, sizeof(tests));
-	for (i = 0; i < ARRAY_SIZE(tc); i++) {
-		const struct storm_case *c = tc[i].arg;
-
-		if (env_seconds(c, &secs) &&
-		    secs + TIME_MARGIN_S + 30 > tc[i].timeout_s)
-			tc[i].timeout_s = secs + TIME_MARGIN_S + 30;
-	}
-	return test_main(argc, argv, tc, ARRAY_SIZE(tc));
+	return test_main(argc, argv, tests, ARRAY_SIZE(tests));
 }

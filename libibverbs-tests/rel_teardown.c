@@ -12,14 +12,15 @@
  * range) or by closing the uffd.  Each test checks that the action returns,
  * how long it blocked, and what the WRITE completed with.
  *
- * Named rel_* so that the ibv suite (every odp_* program) does not run it:
- * scripts/guest-tests' rel suite (make check) runs the scenarios that are
- * safe with the series, its soak suite (make soak) the slow ones; the
- * others still fail (destroy_qp_pending_long: WARN, see reliability.md).
- * REL_REPEAT=<n> in the environment repeats the kill tests n times (default
- * 5); their time bound is the -T value, so scale -T with it.
+ * Named rel_* so that the ibv suite (every odp_* program) does not run it.
+ * Each test's suites are in the table: make check (scripts/guest-tests' rel
+ * suite, -s check) runs the scenarios that are safe with the series, make
+ * soak (-s soak) the slow ones.  REL_REPEAT=<n> in the environment repeats
+ * the kill tests n times (default 5); their time bound follows it
+ * (kill_bound_s()), every other test has its own (REL_BOUND_S unless the
+ * table says otherwise).
  */
-#include "common.h"
+#include "lib/verbs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +74,9 @@ struct releaser {
 	const char *failed;	/* which call failed */
 };
 
+/* The bound of a test that sets no other (under TCG, the debug kernel). */
+#define REL_BOUND_S	300
+
 static unsigned int repeat_count(void)
 {
 	const char *s = getenv("REL_REPEAT");
@@ -82,6 +86,18 @@ static unsigned int repeat_count(void)
 		return 5;
 	v = strtol(s, NULL, 10);
 	return v > 0 && v < 100000 ? (unsigned int)v : 5;
+}
+
+/*
+ * The bound of a kill test: REL_REPEAT kills (about 12 s each under TCG on
+ * the debug kernel), never less than REL_BOUND_S.
+ */
+static unsigned int kill_bound_s(const struct test_case *tc)
+{
+	unsigned int b = 60 + 12 * repeat_count();
+
+	(void)tc;
+	return b > REL_BOUND_S ? b : REL_BOUND_S;
 }
 
 static void pend_init(struct pend *p)
@@ -1451,23 +1467,23 @@ out:
 static const struct test_case tests[] = {
 	{ .name = "uffd_close_pending", .fn = test_uffd_close_pending,
 	  .desc = "close(uffd) while an rxe fault waits on it: WRITE completes on zero pages",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "uffd_unregister_pending", .fn = test_uffd_unregister_pending,
 	  .desc = "UFFDIO_UNREGISTER while an rxe fault waits: WRITE completes on zero pages",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "dereg_mr_pending", .fn = test_dereg_mr_pending,
 	  .desc = "ibv_dereg_mr of the faulting MR, handler answers after 3 s",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "dereg_mr_pending_close", .fn = test_dereg_mr_pending_close,
 	  .desc = "ibv_dereg_mr of the faulting MR, uffd closed after 3 s",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "dereg_mr_stalled", .fn = test_dereg_mr_stalled,
 	  .desc = "ibv_dereg_mr of the faulting MR, handler never answers: dereg returns before the uffd is closed (20 s), WRITE fails",
 	  .timeout_s = STALL_BOUND_S,
 	  .needs = FIX_UFFD | FIX_CANCEL },
 	{ .name = "destroy_qp_pending", .fn = test_destroy_qp_pending,
 	  .desc = "ibv_destroy_qp of the faulting responder, handler answers after 3 s",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "destroy_qp_stalled", .fn = test_destroy_qp_stalled,
 	  .desc = "ibv_destroy_qp of the faulting responder, handler never answers: destroy returns before the uffd is closed (20 s)",
 	  .timeout_s = STALL_BOUND_S,
@@ -1478,43 +1494,47 @@ static const struct test_case tests[] = {
 	  .needs = FIX_UFFD | FIX_CANCEL },
 	{ .name = "kill_pending_uffd_last", .fn = test_kill_pending_uffd_last,
 	  .desc = "SIGKILL with a pending fault, uffd fd above the verbs fd",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .bound_s = kill_bound_s,
+	  .suites = SUITE_CHECK | SUITE_SOAK },
 	{ .name = "kill_pending_uffd_first", .fn = test_kill_pending_uffd_first,
 	  .desc = "SIGKILL with a pending fault, uffd fd below the verbs fd",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .bound_s = kill_bound_s,
+	  .suites = SUITE_CHECK | SUITE_SOAK },
 	{ .name = "kill_pending_uffd_holder", .fn = test_kill_pending_uffd_holder,
 	  .desc = "SIGKILL with a pending fault while another process holds the uffd",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .bound_s = kill_bound_s,
+	  .suites = SUITE_CHECK | SUITE_SOAK },
 	{ .name = "stall_past_hung_task", .fn = test_stall_past_hung_task,
 	  .desc = "handler stalls 45 s (> hung-task timeout) then answers", .timeout_s = 120,
 	  .needs = FIX_UFFD },
 	{ .name = "dereg_mr_pending_40s", .fn = test_dereg_mr_pending_40s,
 	  .desc = "ibv_dereg_mr blocked 40 s (> hung-task timeout, < rxe pool timeout)", .timeout_s = 120,
-	  .needs = FIX_UFFD | FIX_CANCEL },
+	  .needs = FIX_UFFD | FIX_CANCEL, .suites = SUITE_SOAK },
 	{ .name = "dereg_mr_pending_long", .fn = test_dereg_mr_pending_long,
 	  .desc = "ibv_dereg_mr blocked until rxe's 50 s pool timeout gives up, then the fault is answered",
 	  .timeout_s = 240,
 	  .needs = FIX_UFFD | FIX_CANCEL },
 	{ .name = "munmap_pending", .fn = test_munmap_pending,
 	  .desc = "munmap of the target while a fault waits, read-only placeholder there, close(uffd): WRITE fails, placeholder intact",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "dontneed_pending", .fn = test_dontneed_pending,
 	  .desc = "MADV_DONTNEED of the target while a fault waits, then close(uffd): WRITE completes on zero pages",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "mremap_pending", .fn = test_mremap_pending,
 	  .desc = "mremap of the target while a fault waits, read-only placeholder at the old address, close(uffd): WRITE fails, nothing written",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "fork_pending", .fn = test_fork_pending,
 	  .desc = "fork() while a device fault is pending (no EVENT_FORK), then answer: the child's copy stays zero",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "fork_pending_event_fork", .fn = test_fork_pending_event_fork,
 	  .desc = "fork() while a device fault is pending with UFFD_FEATURE_EVENT_FORK, then answer: the child's copy stays zero",
-	  .needs = FIX_UFFD },
+	  .needs = FIX_UFFD, .timeout_s = REL_BOUND_S },
 	{ .name = "isolation_stalled_peer", .fn = test_isolation_stalled_peer,
 	  .desc = "another process's fault stays pending while this one's 200 RDMA WRITEs complete with their data; then it is killed and released",
 	  .needs = FIX_UFFD, .timeout_s = 120 },
 	{ .name = "user_mode_only_unprivileged", .fn = test_user_mode_only_unprivileged,
-	  .desc = "no CAP_SYS_PTRACE: only UFFD_USER_MODE_ONLY; the device fault fails cleanly" },
+	  .desc = "no CAP_SYS_PTRACE: only UFFD_USER_MODE_ONLY; the device fault fails cleanly",
+	  .timeout_s = REL_BOUND_S },
 };
 
 int main(int argc, char **argv)

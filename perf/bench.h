@@ -2,7 +2,7 @@
 /*
  * Shared helpers for the perf/ benchmarks (fault_latency, prefetch_scale):
  * long-form CSV output, a monotonic clock, percentiles, a test_ctx for the
- * libibverbs-tests helpers (common.h) outside their TAP runner, and a
+ * libibverbs-tests library (lib/*.h) outside its TAP runner, and a
  * busy-polling post+wait for latency measurements.
  *
  * CSV (agreed for every benchmark of this project, one file per benchmark):
@@ -13,7 +13,7 @@
 #ifndef PERF_BENCH_H
 #define PERF_BENCH_H
 
-#include "common.h"
+#include "lib/verbs.h"
 
 #include <stdio.h>
 

@@ -67,7 +67,6 @@
  * eviction run, 2 s of waiting per fault_wait run, plus setup).
  */
 #include "bench.h"
-#include "common_uffd.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -755,7 +754,7 @@ struct ev_run {
 	struct rdma_res r;
 	bool have_rdma;
 	struct tmem m;
-	struct uffdm h;
+	struct uffd_handler h;
 	uint8_t *src;
 	size_t msg, nslots, psz;
 	struct ibv_mr *src_mr, *mr;
@@ -825,7 +824,7 @@ static int ev_check(struct test_ctx *t, struct ev_run *e)
 	if (err)
 		return test_fail(t, "evictor: madvise(MADV_DONTNEED): %s",
 				 strerror(err));
-	return uffdm_check(t, &e->h);
+	return uffd_handler_check(t, &e->h);
 }
 
 static int ev_setup(struct test_ctx *t, const struct km_cfg *cfg,
@@ -834,9 +833,9 @@ static int ev_setup(struct test_ctx *t, const struct km_cfg *cfg,
 	const struct rdma_caps_req req = {
 		.odp = true, .rc_odp_caps = IBV_ODP_SUPPORT_WRITE,
 	};
-	const struct uffdm_cfg ucfg = {
+	const struct uffd_cfg ucfg = {
 		.reg_mode = UFFDIO_REGISTER_MODE_MINOR,
-		.action = UFFDM_CONTINUE,
+		.action = UFFD_ACT_CONTINUE,
 		.features = UFFD_FEATURE_MINOR_SHMEM,
 	};
 	int rc;
@@ -870,7 +869,7 @@ static int ev_setup(struct test_ctx *t, const struct km_cfg *cfg,
 		     0, e->psz);
 	if (minor) {
 		test_step(t, "uffd-register the target MINOR");
-		rc = uffdm_setup(t, &e->h, &ucfg, e->m.addr, EVICT_REGION, e->psz);
+		rc = uffd_setup(t, &e->h, &ucfg, e->m.addr, EVICT_REGION, e->psz);
 		if (rc != TEST_PASS)
 			return rc;
 	}
@@ -896,7 +895,7 @@ static int ev_teardown(struct test_ctx *t, struct ev_run *e)
 {
 	int rc = ev_evictor_stop(t, e);
 
-	rc = test_worse(rc, uffdm_teardown(t, &e->h));
+	rc = test_worse(rc, uffd_teardown(t, &e->h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &e->mr, "target (ODP)"));
 	rc = test_worse(rc, rdma_dereg_mr(t, &e->src_mr, "source"));
 	rc = test_worse(rc, tmem_destroy(t, &e->m));
@@ -1002,7 +1001,7 @@ static int evict_run(struct test_ctx *t, const struct km_cfg *cfg, bool minor,
 	int rc, err;
 
 	tmem_init(&e.m);
-	uffdm_init(&e.h);
+	uffd_handler_init(&e.h);
 	atomic_init(&e.ev.stop, false);
 	atomic_init(&e.ev.pages, 0);
 	atomic_init(&e.ev.err, 0);
@@ -1043,7 +1042,7 @@ static int evict_run(struct test_ctx *t, const struct km_cfg *cfg, bool minor,
 		rc = ev_traffic(t, cfg, &e, res, t_meas, t_meas, &meas);
 	}
 	if (rc == TEST_PASS) {
-		faults0 = uffdm_count(&e.h.faults);
+		faults0 = uffd_count(&e.h.faults);
 		ev0 = atomic_load(&e.ev.pages);
 		test_step(t, "measured window of %lu s", cfg->secs);
 		rc = ev_traffic(t, cfg, &e, res, t_meas, t_end, &meas);
@@ -1055,7 +1054,7 @@ static int evict_run(struct test_ctx *t, const struct km_cfg *cfg, bool minor,
 			(double)(atomic_load(&e.ev.pages) - ev0) / win, "pages/s");
 		if (minor)
 			res_row(res, "uffd_faults",
-				(double)(uffdm_count(&e.h.faults) - faults0) / win,
+				(double)(uffd_count(&e.h.faults) - faults0) / win,
 				"per_s");
 	}
 	rc = test_worse(rc, ev_evictor_stop(t, &e));

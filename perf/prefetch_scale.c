@@ -225,9 +225,9 @@ static int measure(struct test_ctx *t, const struct ps_variant *v, size_t n,
 		atomic_store(&iv.stop, true);
 		pthread_join(ivt, NULL);
 	}
-	res->copies = atomic_load(&h.copies);
+	res->copies = atomic_load(&h.resolved);
 	/* Close the uffd first: nothing may wait for the handler (design.md). */
-	rc = test_worse(rc, uffd_missing_teardown(t, &h));
+	rc = test_worse(rc, uffd_teardown(t, &h));
 	rc = test_worse(rc, rdma_dereg_mr(t, &mr, "ODP region"));
 	rc = test_worse(rc, mem_unmap(t, (void **)&p, len, "prefetch region"));
 	rc = test_worse(rc, rdma_teardown(t, &r));
