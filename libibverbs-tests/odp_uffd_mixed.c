@@ -132,20 +132,12 @@ static int verify_xfer(struct test_ctx *t, const uint8_t *buf, size_t pos,
 static int check_resolved(struct test_ctx *t, const struct uffd_handler *h,
 			  unsigned long want, bool minor, const char *what)
 {
-	unsigned long faults = uffd_count(&h->faults);
-	unsigned long resolved = uffd_count(&h->resolved);
-	unsigned long eexist = uffd_count(&h->eexist);
+	int rc = uffd_check_resolved(t, h, want, what);
+	unsigned long faults = uffd_faults(h);
 	unsigned long nminor = uffd_count(&h->minor_faults);
 
-	uffd_handler_report(h, what);
-	if (uffd_handler_failed(h))
-		return uffd_handler_check(t, h);
-	if (resolved != want)
-		return test_fail(t, "%s: handler resolved %lu pages (%lu faults), expected %lu",
-				 what, resolved, faults, want);
-	if (faults != resolved + eexist)
-		return test_fail(t, "%s: %lu faults but %lu resolved + %lu EEXIST",
-				 what, faults, resolved, eexist);
+	if (rc != TEST_PASS)
+		return rc;
 	if (nminor != (minor ? faults : 0))
 		return test_fail(t, "%s: %lu of %lu faults flagged MINOR, expected %s",
 				 what, nminor, faults, minor ? "all" : "none");

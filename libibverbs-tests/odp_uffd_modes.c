@@ -342,11 +342,14 @@ static int wp_check_write(struct test_ctx *t, const struct mode_run *mr)
 static int mode_check_faults(struct test_ctx *t, struct mode_run *mr)
 {
 	const struct uffd_handler *h = &mr->h;
+	const bool settled = uffd_settle(h, 5000);
 	unsigned long faults = uffd_count(&h->faults);
 	unsigned long resolved = uffd_count(&h->resolved);
 	unsigned long n = (unsigned long)mr->g.npages;
 
 	test_step(t, "check uffd fault counts");
+	if (!settled)
+		tap_diag("the handler has not answered every fault it read after 5 s");
 	switch (mr->c->mode) {
 	case TGT_WP:
 		if (mr->c->op == OP_READ) {

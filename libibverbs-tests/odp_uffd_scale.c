@@ -150,6 +150,11 @@ static int sink_check_faults(struct test_ctx *t, const struct sink *s,
 		return TEST_PASS;
 	if (!s->h2.started)	/* one thread */
 		return uffd_check_resolved(t, &s->h, want, "sink");
+	uffd_settle(&s->h, 5000);
+	uffd_settle(&s->h2, 5000);
+	copies = uffd_count(&s->h.resolved) + uffd_count(&s->h2.resolved);
+	eexist = uffd_count(&s->h.eexist) + uffd_count(&s->h2.eexist);
+	faults = uffd_faults(&s->h) + uffd_faults(&s->h2);
 	uffd_handler_report(&s->h, "sink");
 	uffd_handler_report(&s->h2, "sink, second thread");
 	if (uffd_handler_failed(&s->h))

@@ -2,7 +2,7 @@
 /*
  * Shared helpers for the perf/ benchmarks (fault_latency, prefetch_scale):
  * long-form CSV output, a monotonic clock, percentiles, a test_ctx for the
- * libibverbs-tests library (lib/*.h) outside its TAP runner, and a
+ * libibverbs-tests library (its lib/) outside its TAP runner, and a
  * busy-polling post+wait for latency measurements.
  *
  * CSV (agreed for every benchmark of this project, one file per benchmark):

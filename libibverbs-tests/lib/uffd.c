@@ -592,13 +592,32 @@ void uffd_handler_refuse(struct uffd_handler *h)
 	atomic_store(&h->refuse, true);
 }
 
+bool uffd_settle(const struct uffd_handler *h, int timeout_ms)
+{
+	double deadline = test_now_s() + timeout_ms / 1000.0;
+
+	for (;;) {
+		if (uffd_faults(h) == uffd_count(&h->resolved) +
+				     uffd_count(&h->eexist))
+			return true;
+		if (uffd_handler_failed(h) || atomic_load(&h->exited) ||
+		    test_now_s() > deadline)
+			return false;
+		test_sleep_us(1000);
+	}
+}
+
 int uffd_check_resolved(struct test_ctx *t, const struct uffd_handler *h,
 			unsigned long n, const char *what)
 {
-	unsigned long resolved = uffd_count(&h->resolved);
-	unsigned long eexist = uffd_count(&h->eexist);
-	unsigned long faults = uffd_faults(h);
+	unsigned long resolved, eexist, faults;
 
+	if (!uffd_settle(h, 5000))
+		tap_diag("%s: the handler has not answered every fault it read after 5 s",
+			 what);
+	resolved = uffd_count(&h->resolved);
+	eexist = uffd_count(&h->eexist);
+	faults = uffd_faults(h);
 	uffd_handler_report(h, what);
 	if (uffd_handler_failed(h))
 		return uffd_handler_check(t, h);

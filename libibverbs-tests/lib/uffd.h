@@ -171,9 +171,18 @@ static inline unsigned long uffd_write_faults(const struct uffd_handler *h)
 /* "# uffd <when>: faults=.. write=.. wp=.. minor=.. resolved=.. eexist=.." */
 void uffd_handler_report(const struct uffd_handler *h, const char *when);
 /*
+ * Wait, up to timeout_ms, until h has answered every fault message it read
+ * (faults == resolved + eexist), failed or exited.  An operation can
+ * complete before that: the device retries an access (rxe: after an RNR
+ * NAK) and finds the page the handler installed but has not counted yet.
+ * Returns whether it settled.
+ */
+bool uffd_settle(const struct uffd_handler *h, int timeout_ms);
+/*
  * The operation made the handler resolve exactly n pages, each once (any
  * other fault message found its page there: EEXIST), and the handler
- * reported no error.  Reports the counters first (what names h).
+ * reported no error.  Settles first (uffd_settle(), 5 s), then reports the
+ * counters (what names h).
  */
 int uffd_check_resolved(struct test_ctx *t, const struct uffd_handler *h,
 			unsigned long n, const char *what);
