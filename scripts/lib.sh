@@ -95,11 +95,23 @@ tree_sum() {
 }
 
 # Checksum of patches/series and the patches it names.
+# The directory of a kernel flavor's patch series: patches/ for the series on
+# Linux 7.2 (patched and the kernels derived from it), patches/7.3 for the
+# series on Linux 7.3 (patched-73).
+series_dir() {
+	case "$1" in
+	*-73) echo "$TOP/patches/7.3" ;;
+	*) echo "$TOP/patches" ;;
+	esac
+}
+
+# Checksum of a series (default patches/): its series file and patches.
 series_sum() {
-	local s=$TOP/patches/series p
+	local d=${1:-$TOP/patches} p
+	local s=$d/series
 	{
 		cat "$s"
-		{ grep -v '^#' "$s" || true; } | sed '/^$/d' | while read -r p; do cat "$TOP/patches/$p"; done
+		{ grep -v '^#' "$s" || true; } | sed '/^$/d' | while read -r p; do cat "$d/$p"; done
 	} 2>/dev/null | sha256sum | cut -c1-16
 }
 

@@ -120,6 +120,13 @@ is($rc, 0, "upstream: has uffd, lacks copy") or diag $out;
 ($rc, $out) = judge(boot(series => ['%upstream'], files => { %prog, 'ibv-odp_x.exit' => "1\n",
 	'ibv-odp_x.tap' => $good }));
 like($out, qr/FAIL: .*odp_x\.c/, "upstream: a test that needs only uffd must pass");
+# The series on 7.3 (patched-73): upstream's fixes and those of its patches.
+($rc, $out) = judge(boot(series => ['%upstream', $copy], files => { %prog, 'ibv-odp_x.exit' => "1\n",
+	'ibv-odp_x.tap' => "1..3\nok 1 a\n# step: WRITE: 5 of 9000 bytes differ\nnot ok 2 b\nok 3 c\n" }));
+like($out, qr/FAIL: /, "upstream with the copy patch: a copy failure fails");
+($rc, $out) = judge(boot(series => ['%upstream', $copy], files => { %prog, 'ibv-odp_x.exit' => "0\n",
+	'ibv-odp_x.tap' => "1..3\nok 1 a\nok 2 b\nok 3 c\n" }));
+is($rc, 0, "upstream with the copy patch: has uffd and copy") or diag $out;
 ($rc, $out) = judge(boot(series => ['%nosuch'], files => { %prog, 'ibv-odp_x.exit' => "0\n",
 	'ibv-odp_x.tap' => "1..3\nok 1 a\nok 2 b\nok 3 c\n" }));
 like($out, qr/no "kernel nosuch" rule/, "a kernel without a rule fails");
