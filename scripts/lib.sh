@@ -94,7 +94,6 @@ tree_sum() {
 		sha256sum | cut -c1-16
 }
 
-# Checksum of patches/series and the patches it names.
 # The directory of a kernel flavor's patch series: patches/ for the series on
 # Linux 7.2 (patched and the kernels derived from it), patches/7.3 for the
 # series on Linux 7.3 (patched-73).
