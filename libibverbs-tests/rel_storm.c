@@ -636,15 +636,37 @@ static void report_progress(const struct storm *s, const char *when)
 		 uffd_count(&s->h.resolved), uffd_count(&s->h.eexist));
 }
 
-/* The traffic loop, with the evictors running. */
+/*
+ * On MISSING memory: has a page the traffic used been dropped and refilled
+ * (more uffd faults than pages touched)?  Without that the storm has not
+ * exercised what it checks.
+ */
+static bool storm_refilled(const struct storm *s)
+{
+	size_t i, touched = 0;
+
+	for (i = 0; i < s->npages; i++)
+		touched += s->touched[i];
+	return uffd_count(&s->h.faults) > touched;
+}
+
+/*
+ * The traffic loop, with the evictors running, for secs; on MISSING memory
+ * longer, until a used page was dropped and refilled (a slow kernel runs few
+ * operations), by at most secs or half the time margin, whichever is less.
+ */
 static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 {
+	const unsigned int extra = secs < TIME_MARGIN_S / 2 ? secs :
+				   TIME_MARGIN_S / 2;
 	const double start = test_now_s(), end = start + secs;
+	const double last = end + (s->c->kind == TMEM_ANON ? extra : 0);
 	double next_report = start + PROGRESS_S, now;
 	char when[64];
 	int rc;
 
-	while ((now = test_now_s()) < end) {
+	while ((now = test_now_s()) < end ||
+	       (now < last && !storm_refilled(s))) {
 		rc = one_op(t, s);
 		if (rc == TEST_PASS)
 			rc = uffd_handler_check(t, &s->h);
