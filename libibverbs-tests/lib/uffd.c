@@ -404,8 +404,8 @@ static int handler_prepare(struct test_ctx *t, struct uffd_handler *h)
 	return TEST_PASS;
 }
 
-int uffd_setup(struct test_ctx *t, struct uffd_handler *h, const struct uffd_cfg *cfg,
-		void *addr, size_t len, size_t psz)
+int uffd_setup(struct test_ctx *t, struct uffd_handler *h,
+	       const struct uffd_cfg *cfg, void *addr, size_t len, size_t psz)
 {
 	int rc = uffd_setup_held(t, h, cfg, addr, len, psz);
 
@@ -413,8 +413,8 @@ int uffd_setup(struct test_ctx *t, struct uffd_handler *h, const struct uffd_cfg
 }
 
 int uffd_setup_held(struct test_ctx *t, struct uffd_handler *h,
-		     const struct uffd_cfg *cfg, void *addr, size_t len,
-		     size_t psz)
+		    const struct uffd_cfg *cfg, void *addr, size_t len,
+		    size_t psz)
 {
 	int rc;
 
