@@ -5,7 +5,7 @@
 SCRIPTS := scripts
 
 .PHONY: all deps rootfs kernel kernel-stock kernel-patched kernel-debug \
-	kernel-upstream kernel-patched-73 tests demo check check-guards \
+	kernel-upstream kernel-patched-73 kernel-debug-73 tests demo check check-guards \
 	check-upstream check-73 check-series \
 	vm-shell export-patches perf perf-perftest soak clean distclean
 
@@ -34,6 +34,10 @@ kernel-upstream: deps
 kernel-patched-73: deps
 	@$(SCRIPTS)/build-kernel patched-73
 
+# its debug build (the options of configs/debug.config)
+kernel-debug-73: deps
+	@$(SCRIPTS)/build-kernel patched-73 debug
+
 kernel: kernel-stock kernel-patched
 
 tests: rootfs
@@ -55,10 +59,11 @@ check-guards: kernel tests
 check-upstream: kernel-upstream tests
 	@CHECK_COMMAND="make check-upstream" CHECK_BOOTS=upstream $(SCRIPTS)/check
 
-# the 7.3 track: upstream 7.3 and the series on it (patches/7.3), each judged
-# by the fixes it has; make check keeps the 7.2 boots (CI's budget)
-check-73: kernel-upstream kernel-patched-73 tests
-	@CHECK_COMMAND="make check-73" CHECK_BOOTS="upstream patched-73" $(SCRIPTS)/check
+# the 7.3 track: upstream 7.3, the series on it (patches/7.3) and its debug
+# build, each judged by the fixes it has; make check keeps the 7.2 boots
+# (CI's budget)
+check-73: kernel-upstream kernel-patched-73 kernel-debug-73 tests
+	@CHECK_COMMAND="make check-73" CHECK_BOOTS="upstream patched-73 debug-73" $(SCRIPTS)/check
 
 # long reliability runs on the debug kernel (100 kills per scenario, a
 # ten-minute soak) -> the table in Documentation/reliability.md
