@@ -6,7 +6,7 @@ SCRIPTS := scripts
 
 .PHONY: all deps rootfs kernel kernel-stock kernel-patched kernel-debug \
 	kernel-upstream kernel-patched-73 kernel-debug-73 tests demo check check-guards \
-	check-upstream check-73 check-series \
+	check-upstream check-73 check-series perf-73 \
 	vm-shell export-patches perf perf-perftest soak clean distclean
 
 all: demo
@@ -85,6 +85,16 @@ perf: kernel kernel-upstream tests
 
 # perftest on stock/patched, 3 boots x PERFTEST_REPS=5 (about 3 hours)
 # -> Documentation/performance-perftest.md
+# the 7.3 track: upstream 7.3 against the series on it (patches/7.3, the
+# page's "patched"), Documentation/performance-73.md
+perf-73: kernel-upstream kernel-patched-73 tests
+	@PERF_KERNELS="upstream patched=patched-73" PERF_PAGE=performance-73 \
+		PERF_BOOTS=$${PERF_BOOTS:-3} PERF_PREFETCH_ROUNDS=$${PERF_PREFETCH_ROUNDS:-2} \
+		PERF_CONC_ROUNDS=$${PERF_CONC_ROUNDS:-2} PERF_CONC_KERNELS="upstream patched" \
+		PERF_ISOLATION_ROUNDS=0 PERF_KMEM_ROUNDS=$${PERF_KMEM_ROUNDS:-1} \
+		PERF_NOTE="Linux 7.3.4: upstream is Debian's linux-source-7.3, patched is patches/7.3 on it (make perf-73)" \
+		$(SCRIPTS)/perf
+
 perf-perftest: kernel rootfs
 	@$(SCRIPTS)/perf --perftest
 
