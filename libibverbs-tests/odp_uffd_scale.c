@@ -466,6 +466,86 @@ out:
 	return test_worse(rc, rdma_teardown(t, &r));
 }
 
+/*
+ * prefetch_write_1g_all_uffd: one synchronous PREFETCH_WRITE of a whole 1 GiB
+ * uffd-missing MR, 262144 faults that each drop the mmap lock to wait for the
+ * handler.  A walk that starts again from the range's start after every such
+ * fault makes N faults cost O(N^2) page-table steps: Linux 7.3's
+ * hmm_range_fault_unlocked_timeout() took 53 s for 32768 pages under TCG
+ * (make perf, prefetch_scale) and grows about fourfold per doubling, well
+ * past this test's bound at 262144; a walk that resumes where it stopped
+ * took 45 s for all of them.  Then: each page installed exactly once, every
+ * fault flagged WRITE, what the device reads back (RDMA READ of unaligned
+ * windows spread over the MR) and every byte the CPU reads is the handler's
+ * pattern, and those reads raise no new fault.
+ */
+#define GIG_LEN		(1UL << 30)
+#define GIG_WINDOWS	64		/* RDMA READ windows over the MR */
+#define GIG_WINDOW	(64UL << 10)
+#define GIG_TIMEOUT_S	900		/* 20 times the resumed walk's 45 s */
+
+static int test_prefetch_1g(struct test_ctx *t)
+{
+	const struct rdma_caps_req req = { .odp = true };
+	const size_t psz = page_size(), pages = GIG_LEN / psz;
+	const size_t span = GIG_LEN / GIG_WINDOWS;
+	struct ibv_mr *back_mr = NULL;
+	uint8_t *back = NULL;
+	struct ibv_sge sge;
+	struct rdma_res r;
+	struct sink s;
+	size_t w, off;
+	double t0;
+	int rc;
+
+	rc = rdma_setup(t, &r, &req);
+	if (rc != TEST_PASS)
+		return rc;
+	rc = sink_setup(t, &r, &s, true, GIG_LEN, SEED_BG);
+	if (rc == TEST_PASS)
+		rc = source_setup(t, &r, GIG_WINDOW, (void **)&back, &back_mr);
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "PREFETCH_WRITE of all %zu pages in one call", pages);
+	sge = (struct ibv_sge){ .addr = (uintptr_t)s.addr,
+				.length = (uint32_t)GIG_LEN, .lkey = s.mr->lkey };
+	t0 = test_now_s();
+	rc = prefetch_write(t, &r, &sge, 1);
+	tap_diag("time: synchronous PREFETCH_WRITE of %zu uffd pages in one call: %.3f s",
+		 pages, test_now_s() - t0);
+	if (rc == TEST_PASS)
+		rc = sink_check_faults(t, &s, pages);
+	if (rc == TEST_PASS && uffd_write_faults(&s.h) != uffd_faults(&s.h))
+		rc = test_fail(t, "PREFETCH_WRITE: %lu of %lu faults flagged WRITE",
+			       uffd_write_faults(&s.h), uffd_faults(&s.h));
+	test_step(t, "RDMA READ of %d windows of %lu bytes (what the device sees)",
+		  GIG_WINDOWS, GIG_WINDOW);
+	for (w = 0; w < GIG_WINDOWS && rc == TEST_PASS; w++) {
+		/* Unaligned, at a different in-page offset each. */
+		off = w * span + (w * 4099) % (span - GIG_WINDOW);
+		memset(back, 0, GIG_WINDOW);
+		rc = rdma_rw(t, &r, 0, IBV_WR_RDMA_READ, back,
+			     (uint32_t)GIG_WINDOW, back_mr->lkey,
+			     (uintptr_t)s.addr + off, s.mr->rkey, NULL);
+		if (rc == TEST_PASS)
+			rc = pattern_verify(t, back, GIG_WINDOW, s.bg, off, psz,
+					    "RDMA READ of the prefetched sink");
+	}
+	test_step(t, "verify every byte of the prefetched sink");
+	if (rc == TEST_PASS)
+		rc = sink_verify_old(t, &s, 0, GIG_LEN);
+	/* Prefetched means mapped: no new fault since. */
+	if (rc == TEST_PASS)
+		rc = sink_check_faults(t, &s, pages);
+out:
+	test_step(t, "teardown");
+	rc = test_worse(rc, rdma_dereg_mr(t, &back_mr, "read-back buffer"));
+	rc = test_worse(rc, mem_unmap(t, (void **)&back, GIG_WINDOW,
+				      "read-back buffer"));
+	rc = test_worse(rc, sink_teardown(t, &s));
+	return test_worse(rc, rdma_teardown(t, &r));
+}
+
 /* ------------------------------------------------------------------ */
 /* Concurrency: 8 QP pairs, 4 threads, the same pages                   */
 
@@ -964,6 +1044,10 @@ static const struct test_case tests[] = {
 	{ .name = "prefetch_write_256m_sparse_odp", .fn = test_prefetch_256m,
 	  .arg = &on_odp, .timeout_s = 300,
 	  .desc = "regression: the same on a 256 MiB plain ODP MR" },
+	{ .name = "prefetch_write_1g_all_uffd", .fn = test_prefetch_1g,
+	  .timeout_s = GIG_TIMEOUT_S,
+	  .desc = "1 GiB uffd-missing MR: one PREFETCH_WRITE of all 262144 pages, each installed once, device READs and every byte verified (linear resume)",
+	  .needs = FIX_UFFD | FIX_RESUME | FIX_COPY },
 	{ .name = "concurrent_write_8qp_uffd", .fn = test_concurrent,
 	  .arg = &(const struct conc_variant){ .uffd = true },
 	  .desc = "4 threads, 8 QP pairs writing slices of the same uffd-missing pages",

@@ -333,7 +333,8 @@ static void run_one(const struct test_case *tc, unsigned int n,
  * suites and bound. */
 static void list_test(const struct test_case *tc, const struct test_opts *opts)
 {
-	static const char *const fix_names[] = { "copy", "uffd", "cancel", "iova" };
+	static const char *const fix_names[] = { "copy", "uffd", "cancel", "iova",
+						   "resume" };
 	const char *sep = "";
 	size_t i;
 

@@ -88,6 +88,7 @@ enum test_fix {
 	FIX_UFFD = 1u << 1,	/* device faults may wait for a uffd handler */
 	FIX_CANCEL = 1u << 2,	/* teardown cancels faults waiting on userspace */
 	FIX_IOVA = 1u << 3,	/* rxe ODP indexes pages by address, not iova */
+	FIX_RESUME = 1u << 4,	/* a walk resumes where it dropped the lock */
 };
 
 /*

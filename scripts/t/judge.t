@@ -127,6 +127,30 @@ like($out, qr/FAIL: /, "upstream with the copy patch: a copy failure fails");
 ($rc, $out) = judge(boot(series => ['%upstream', $copy], files => { %prog, 'ibv-odp_x.exit' => "0\n",
 	'ibv-odp_x.tap' => "1..3\nok 1 a\nok 2 b\nok 3 c\n" }));
 is($rc, 0, "upstream with the copy patch: has uffd and copy") or diag $out;
+# A fix with two alternatives (resume: the 7.2 patch, or the two 7.3
+# patches): either one complete is the fix, a part of the other is not.
+my ($resume72) = grep { /resume-hmm_range_fault_unlockable/ } @series;
+ok($resume72, "the 7.2 resume patch is in patches/");
+my @resume73 = map { s{.*/}{}r } grep { /resume-w|resume-ODP-faults/ } glob("$scripts/../patches/7.3/0*.patch");
+is(scalar @resume73, 2, "the two 7.3 resume patches are in patches/7.3/");
+my %rprog = ('ibv-odp_x.list' => "a\tneeds=-\nd\tneeds=uffd,resume\n");
+my $rtimeout = "1..2\nok 1 a\nnot ok 2 d # TIMEOUT after 900 s in step: PREFETCH_WRITE\n";
+for my $case ([[ '%upstream' ], 'upstream 7.3'], [[ '%upstream', $resume73[0] ], '7.3 with one of the two patches']) {
+	($rc, $out) = judge(boot(series => $case->[0], files => { %rprog, 'ibv-odp_x.exit' => "1\n",
+		'ibv-odp_x.tap' => $rtimeout }));
+	is($rc, 0, "$case->[1]: lacks resume, its guard times out") or diag $out;
+}
+for my $case ([[ '%upstream', @resume73 ], '7.3 with both 7.3 patches'], [\@series, 'the 7.2 series']) {
+	($rc, $out) = judge(boot(series => $case->[0], files => { %rprog, 'ibv-odp_x.exit' => "1\n",
+		'ibv-odp_x.tap' => $rtimeout }));
+	like($out, qr/FAIL: .*odp_x\.d/, "$case->[1]: has resume, its guard must pass");
+}
+($rc, $out) = judge(boot(series => [grep { $_ ne $resume72 } @series], files => { %rprog,
+	'ibv-odp_x.exit' => "1\n", 'ibv-odp_x.tap' => $rtimeout }));
+is($rc, 0, "the 7.2 series without its resume patch lacks resume") or diag $out;
+my @no_uffd = `$scripts/judge --series no-uffd`;
+ok(!grep({ /resume/ } @no_uffd), "a guard kernel drops the 7.2 alternative of a fix");
+
 ($rc, $out) = judge(boot(series => ['%nosuch'], files => { %prog, 'ibv-odp_x.exit' => "0\n",
 	'ibv-odp_x.tap' => "1..3\nok 1 a\nok 2 b\nok 3 c\n" }));
 like($out, qr/no "kernel nosuch" rule/, "a kernel without a rule fails");
