@@ -151,6 +151,23 @@ is($rc, 0, "the 7.2 series without its resume patch lacks resume") or diag $out;
 my @no_uffd = `$scripts/judge --series no-uffd`;
 ok(!grep({ /resume/ } @no_uffd), "a guard kernel drops the 7.2 alternative of a fix");
 
+# hmm-tests-73 on 7.3: the resume tests skip on upstream, whose test_hmm
+# has no HMM_DMIRROR_READ_UNLOCKED_RESUME, and must run on the series.
+my @series73 = map { s{.*/}{}r } grep { !/0000-/ } glob("$scripts/../patches/7.3/0*.patch");
+ok((grep { /test_hmm-selftests-mm-test-unlocked-reads/ } @series73), "the test_hmm patch is in patches/7.3/");
+my $hmm_skip = "TAP version 13\n1..2\nok 1 hmm_uffd.shmem_missing.read_unlocked\n"
+	. "# SKIP      HMM_DMIRROR_READ_UNLOCKED_RESUME not in this kernel\n"
+	. "ok 2 hmm_uffd.shmem_missing.read_unlocked_resume # SKIP HMM_DMIRROR_READ_UNLOCKED_RESUME not in this kernel\n";
+my %hmm = (conf => { suites => 'hmm' }, files => { 'hmm.exit' => "0\n", 'hmm.tap' => $hmm_skip });
+($rc, $out) = judge(boot(series => ['%upstream'], %hmm));
+is($rc, 0, "upstream: the resume tests of hmm-tests-73 skip") or diag $out;
+like($out, qr/^3 passed, 0 failed, 1 skipped$/m, "upstream: the skip is an expected one");
+($rc, $out) = judge(boot(series => ['%upstream', @series73], %hmm));
+like($out, qr/FAIL: .*read_unlocked_resume: unexpected skip/, "patched-73: the resume tests must not skip");
+($rc, $out) = judge(boot(series => ['%upstream', @series73], conf => { suites => 'hmm' },
+	files => { 'hmm.exit' => "0\n", 'hmm.tap' => "TAP version 13\n1..1\n"
+		   . "ok 1 hmm_uffd.hugetlb_missing.read_unlocked_resume_invalidate\n" }));
+is($rc, 0, "patched-73: the resume tests pass") or diag $out;
 ($rc, $out) = judge(boot(series => ['%nosuch'], files => { %prog, 'ibv-odp_x.exit' => "0\n",
 	'ibv-odp_x.tap' => "1..3\nok 1 a\nok 2 b\nok 3 c\n" }));
 like($out, qr/no "kernel nosuch" rule/, "a kernel without a rule fails");
