@@ -66,8 +66,13 @@ struct sink {
 	struct uffd_handler h2;	/* sink_second_handler(): another thread */
 };
 
-static int sink_setup(struct test_ctx *t, struct rdma_res *r, struct sink *s,
-		      bool uffd, size_t len, uint32_t bg)
+/*
+ * The sink; with present > 0 (uffd only) its first present bytes are
+ * populated (zero) before the uffd is registered: only the rest faults.
+ */
+static int sink_setup_present(struct test_ctx *t, struct rdma_res *r,
+			      struct sink *s, bool uffd, size_t len,
+			      size_t present, uint32_t bg)
 {
 	int rc;
 
@@ -81,6 +86,12 @@ static int sink_setup(struct test_ctx *t, struct rdma_res *r, struct sink *s,
 	test_step(t, "sink: %zu bytes of %s memory", len,
 		  uffd ? "uffd-missing" : "plain ODP");
 	rc = mem_map(t, len, (void **)&s->addr, "sink");
+	if (rc == TEST_PASS && present) {
+		test_step(t, "sink: the first %zu bytes present (zero)", present);
+		if (madvise(s->addr, present, MADV_POPULATE_WRITE))
+			rc = test_fail(t, "madvise(sink, %zu bytes, MADV_POPULATE_WRITE): %s",
+				       present, strerror(errno));
+	}
 	if (rc == TEST_PASS && uffd)
 		rc = uffd_missing_setup(t, &s->h, s->addr, len,
 					uffd_fill_pattern, &s->bg);
@@ -101,6 +112,12 @@ static int sink_setup(struct test_ctx *t, struct rdma_res *r, struct sink *s,
 		return test_fail(t, "madvise(sink, MADV_DONTNEED): %s",
 				 strerror(errno));
 	return TEST_PASS;
+}
+
+static int sink_setup(struct test_ctx *t, struct rdma_res *r, struct sink *s,
+		      bool uffd, size_t len, uint32_t bg)
+{
+	return sink_setup_present(t, r, s, uffd, len, 0, bg);
 }
 
 /* A second handler thread reading the sink's uffd. */
@@ -526,25 +543,7 @@ static int test_prefetch_postcopy(struct test_ctx *t)
 	rc = rdma_setup(t, &r, &req);
 	if (rc != TEST_PASS)
 		return rc;
-	memset(&s, 0, sizeof(s));
-	uffd_handler_init(&s.h);
-	uffd_handler_init(&s.h2);
-	s.uffd = true;
-	s.len = PC_LEN;
-	s.psz = psz;
-	s.bg = SEED_BG;
-	test_step(t, "sink: %lu bytes, the first %zu present (zero), the last %d pages uffd-missing",
-		  PC_LEN, present, PC_MISSING);
-	rc = mem_map(t, PC_LEN, (void **)&s.addr, "sink");
-	if (rc == TEST_PASS && madvise(s.addr, present, MADV_POPULATE_WRITE))
-		rc = test_fail(t, "madvise(sink, %zu bytes, MADV_POPULATE_WRITE): %s",
-			       present, strerror(errno));
-	if (rc == TEST_PASS)
-		rc = uffd_missing_setup(t, &s.h, s.addr, PC_LEN,
-					uffd_fill_pattern, &s.bg);
-	if (rc == TEST_PASS)
-		rc = rdma_reg_mr(t, &r, s.addr, PC_LEN, ODP_ACCESS, "sink (ODP)",
-				 &s.mr);
+	rc = sink_setup_present(t, &r, &s, true, PC_LEN, present, SEED_BG);
 	if (rc == TEST_PASS)
 		rc = source_setup(t, &r, PC_WINDOW, (void **)&back, &back_mr);
 	if (rc != TEST_PASS)
