@@ -63,7 +63,7 @@ check-upstream: kernel-upstream tests
 # build, each judged by the fixes it has; make check keeps the 7.2 boots
 # (CI's budget)
 check-73: kernel-upstream kernel-patched-73 kernel-debug-73 tests
-	@CHECK_COMMAND="make check-73" CHECK_BOOTS="upstream patched-73 debug-73" $(SCRIPTS)/check
+	@CHECK_COMMAND="make check-73" CHECK_BOOTS="upstream upstream-rel patched-73 debug-73" $(SCRIPTS)/check
 
 # long reliability runs on the debug kernel (100 kills per scenario, a
 # ten-minute soak) -> the table in Documentation/reliability.md
