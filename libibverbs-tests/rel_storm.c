@@ -208,6 +208,9 @@ struct storm {
 	struct ibv_mr *src_mr, *sink_mr, *mr;
 	uint8_t *shadow;		/* what the region must hold */
 	uint8_t *touched;		/* per page: the device accessed it */
+	/* Data ops start on a page the device touched before (traffic()). */
+	bool revisit;
+	unsigned long revisits;		/* ops that did */
 	size_t psz, npages;
 	size_t span;			/* data ops stay in [0, span) */
 	size_t counter_pos;
@@ -531,6 +534,24 @@ static enum storm_op pick_op(struct storm *s)
 	return OP_FETCH_ADD;
 }
 
+/*
+ * An offset for a len-byte op that starts in a page the device touched
+ * before (a random one; the first data page when none is), so that a page
+ * the evictors dropped since is faulted in again.
+ */
+static size_t revisit_off(struct storm *s, size_t len)
+{
+	const size_t pages = s->span / s->psz;
+	size_t i, pg = (size_t)test_rng_below(&s->rng, pages), off;
+
+	for (i = 0; i < pages && !s->touched[pg]; i++)
+		pg = (pg + 1) % pages;
+	if (!s->touched[pg])
+		pg = 0;
+	off = pg * s->psz + (size_t)test_rng_below(&s->rng, s->psz);
+	return off + len <= s->span ? off : s->span - len;
+}
+
 static int one_op(struct test_ctx *t, struct storm *s)
 {
 	const enum storm_op op = pick_op(s);
@@ -543,7 +564,10 @@ static int one_op(struct test_ctx *t, struct storm *s)
 		return op_fetch_add(t, s, n);
 	}
 	len = 1 + (size_t)test_rng_below(&s->rng, MAX_OP_LEN);
-	off = (size_t)test_rng_below(&s->rng, s->span - len + 1);
+	if (s->revisit)
+		s->revisits++;
+	off = s->revisit ? revisit_off(s, len) :
+	      (size_t)test_rng_below(&s->rng, s->span - len + 1);
 	mark_touched(s, off, len);
 	switch (op) {
 	case OP_WRITE:
@@ -653,7 +677,10 @@ static bool storm_refilled(const struct storm *s)
 /*
  * The traffic loop, with the evictors running, for secs; on MISSING memory
  * longer, until a used page was dropped and refilled (a slow kernel runs few
- * operations), by at most secs or half the time margin, whichever is less.
+ * operations, which may all fall on distinct pages), by at most secs or half
+ * the time margin, whichever is less.  In that extra time every op starts on
+ * a page an earlier one touched: the evictors drop each page many times a
+ * second, so the device faults such a page in again.
  */
 static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 {
@@ -667,6 +694,7 @@ static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 
 	while ((now = test_now_s()) < end ||
 	       (now < last && !storm_refilled(s))) {
+		s->revisit = now >= end;
 		rc = one_op(t, s);
 		if (rc == TEST_PASS)
 			rc = uffd_handler_check(t, &s->h);
@@ -684,6 +712,9 @@ static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 	snprintf(when, sizeof(when), "traffic done after %.1f s",
 		 test_now_s() - start);
 	report_progress(s, when);
+	if (s->revisits)
+		tap_diag("after %u s without a refill: %lu ops started on pages touched before",
+			 secs, s->revisits);
 	return TEST_PASS;
 }
 

@@ -133,10 +133,11 @@ int test_worse(int a, int b)
 static void usage(FILE *f, const char *prog)
 {
 	fprintf(f,
-		"usage: %s [-l] [-t name]... [-s suite] [-d dev] [-g gid_index] [-T timeout_s] [-S scale] [-v]\n"
+		"usage: %s [-l] [-t name]... [-s suite]... [-d dev] [-g gid_index] [-T timeout_s] [-S scale] [-v]\n"
 		"  -l          list the tests (needs, signature, suites, bound) and exit\n"
 		"  -t name     run only this test (repeatable; table order)\n"
-		"  -s suite    run only the tests of this suite: check (make check) or soak\n"
+		"  -s suite    run only the tests of this suite (repeatable: of any of them):\n"
+		"              check, scale (make check) or soak (make soak)\n"
 		"  -d dev      RDMA device (default %s)\n"
 		"  -g index    GID index for the loopback connection (default %d)\n"
 		"  -T seconds  time limit of a test that sets none of its own (default %d);\n"
@@ -248,6 +249,7 @@ static const struct {
 } suite_names[] = {
 	{ "check", SUITE_CHECK },
 	{ "soak", SUITE_SOAK },
+	{ "scale", SUITE_SCALE },
 };
 
 static unsigned int test_suites(const struct test_case *tc)
@@ -263,6 +265,7 @@ static void run_one(const struct test_case *tc, unsigned int n,
 	unsigned int timeout_s = test_bound_s(tc, opts) * opts->time_scale;
 	struct test_ctx t = { .opts = opts, .shared = sh, .name = tc->name,
 			      .arg = tc->arg, .timeout_s = timeout_s };
+	double t0;
 	int status, w;
 	pid_t pid;
 
@@ -271,6 +274,7 @@ static void run_one(const struct test_case *tc, unsigned int n,
 	tap_diag("RUN %s%s%s", tc->name, tc->desc ? ": " : "",
 		 tc->desc ? tc->desc : "");
 	fflush(stdout);
+	t0 = test_now_s();
 	pid = fork();
 	if (pid < 0) {
 		tap_fail(tap, n, tc->name, "fork: %s", strerror(errno));
@@ -301,6 +305,8 @@ static void run_one(const struct test_case *tc, unsigned int n,
 		return;
 	}
 	shared_terminate(sh);
+	/* What a run's time budget is spent on (not judged). */
+	tap_diag("elapsed: %s %.1f s", tc->name, test_now_s() - t0);
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
 
@@ -404,12 +410,12 @@ int test_main(int argc, char **argv, const struct test_case *tests,
 				if (!strcmp(suite_names[i].name, optarg))
 					break;
 			if (i == ARRAY_SIZE(suite_names)) {
-				fprintf(stderr, "%s: unknown suite '%s' (check or soak)\n",
+				fprintf(stderr, "%s: unknown suite '%s' (check, soak or scale)\n",
 					argv[0], optarg);
 				free(selected);
 				return 2;
 			}
-			opts.suite = suite_names[i].bit;
+			opts.suite |= suite_names[i].bit;
 			break;
 		case 'd':
 			opts.dev = optarg;

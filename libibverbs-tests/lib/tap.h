@@ -65,7 +65,7 @@ struct test_opts {
 	int gid_index;
 	unsigned int timeout_s;		/* -T: bound of a test without its own */
 	unsigned int time_scale;	/* -S: every bound times this */
-	unsigned int suite;		/* -s: enum test_suite bit, 0: any */
+	unsigned int suite;		/* -s: enum test_suite bits, 0: any */
 	bool verbose;
 };
 
@@ -92,13 +92,17 @@ enum test_fix {
 };
 
 /*
- * The suites a test belongs to (-s runs one): make check runs every
- * program's "check" tests, make soak the "soak" tests; a test in neither
- * runs only when named (-t).  .suites 0 means "check".
+ * The suites a test belongs to (-s runs one; -s repeated, any of them):
+ * make check runs every program's "check" tests, and the "scale" tests on
+ * its release kernels (too slow for the debug kernel's boot: tens of
+ * thousands of faults, no code path the check tests miss); make soak runs
+ * the "soak" tests; a test in none runs only when named (-t).  .suites 0
+ * means "check".
  */
 enum test_suite {
 	SUITE_CHECK = 1u << 0,
 	SUITE_SOAK = 1u << 1,
+	SUITE_SCALE = 1u << 2,
 	SUITE_NONE = 1u << 31,	/* in no suite: only with -t */
 };
 
