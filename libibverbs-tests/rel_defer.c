@@ -4,7 +4,7 @@
  * answers must not hold what other users share, and no teardown may wait for
  * it (Documentation/design.md, "Who sleeps on userspace").
  *
- * The fixture is a "stall": an RC (or UD) QP pair, a pinned buffer with a
+ * The fixture is a "stall": an RC (or UD, or UC) QP pair, a pinned buffer with a
  * position-dependent pattern, and uffd-missing memory under an ODP MR whose
  * uffd nobody reads.  A fault is made pending in one context:
  *
@@ -55,6 +55,16 @@
  *                  a responder QP taken through SQD (max_dest_rd_atomic
  *                  changed) keeps its pending fault: once answered, the
  *                  WRITE completes and every byte arrived
+ *   uc_write_deferred, uc_write_imm_deferred
+ *                  an RDMA WRITE (followed by a zero-length WRITE with
+ *                  immediate, which UC's order puts behind it) or a WRITE
+ *                  with immediate on a UC QP pair into the uffd page: UC
+ *                  has no RNR NAK, so the responder keeps the packet while
+ *                  the fault is pending (and must not keep the MR reference
+ *                  check_rkey() took for it); once answered, the immediate
+ *                  arrives, every byte is the device's, the MR's dereg and
+ *                  the QPs' destroy return within TEARDOWN_BOUND_S (a kept
+ *                  reference makes the dereg wait rxe's 50 s pool timeout)
  *
  * The time bounds are generous limits for "did not wait for the handler",
  * not timings: the waits they guard are 50 s (rxe's pool timeout) or
@@ -62,6 +72,7 @@
  */
 #include "lib/verbs.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
@@ -97,6 +108,7 @@ static const char *const where_name[] = {
 
 struct stall {
 	struct rdma_res r;
+	enum ibv_qp_type qp_type;	/* W_RESP on UC QPs: IBV_QPT_UC */
 	bool up;
 	int uffd;
 	size_t psz, npages, len;
@@ -133,6 +145,9 @@ static int stall_setup(struct test_ctx *t, struct stall *s, enum where w,
 	if (w == W_UD) {
 		req.qp_type = IBV_QPT_UD;
 		req.ud_odp_caps = IBV_ODP_SUPPORT_SEND;
+	} else if (s->qp_type == IBV_QPT_UC) {
+		/* rxe advertises no uc_odp_caps, but lets UC use ODP MRs */
+		req.qp_type = IBV_QPT_UC;
 	} else {
 		req.rc_odp_caps = IBV_ODP_SUPPORT_WRITE | IBV_ODP_SUPPORT_READ;
 	}
@@ -316,15 +331,23 @@ static int stall_teardown(struct test_ctx *t, struct stall *s)
 	return rc;
 }
 
-static int bound_check(struct test_ctx *t, const char *what, double t0)
+/* Fail when what (started at t0) took longer than bound s: why it did. */
+static int bound_check(struct test_ctx *t, const char *what, double t0,
+		       unsigned int bound, const char *why)
 {
 	double dt = test_now_s() - t0;
 
-	if (dt > TEARDOWN_BOUND_S)
-		return test_fail(t, "%s returned after %.1f s, more than %d s: it waited for the handler",
-				 what, dt, TEARDOWN_BOUND_S);
-	tap_diag("%s returned after %.3f s with the fault pending", what, dt);
+	if (dt > bound)
+		return test_fail(t, "%s returned after %.1f s, more than %u s: %s",
+				 what, dt, bound, why);
+	tap_diag("%s returned after %.3f s", what, dt);
 	return TEST_PASS;
+}
+
+static int pending_bound_check(struct test_ctx *t, const char *what, double t0)
+{
+	return bound_check(t, what, t0, TEARDOWN_BOUND_S,
+			   "it waited for the handler");
 }
 
 /* ------------------------------------------------------------------ */
@@ -360,7 +383,7 @@ static int teardown_pending(struct test_ctx *t, enum where w, enum action a)
 			goto out;
 		}
 		s.umr = NULL;
-		rc = bound_check(t, "ibv_dereg_mr", t0);
+		rc = pending_bound_check(t, "ibv_dereg_mr", t0);
 		break;
 	case A_DESTROY_QP:
 		/* the QP whose work faults: the responder is qp[1] */
@@ -373,7 +396,7 @@ static int teardown_pending(struct test_ctx *t, enum where w, enum action a)
 			goto out;
 		}
 		s.r.qp[w == W_RESP ? 1 : 0] = NULL;
-		rc = bound_check(t, "ibv_destroy_qp", t0);
+		rc = pending_bound_check(t, "ibv_destroy_qp", t0);
 		break;
 	case A_DESTROY_AH:
 		test_step(t, "ibv_destroy_ah with the UD send's fault pending");
@@ -383,7 +406,7 @@ static int teardown_pending(struct test_ctx *t, enum where w, enum action a)
 			goto out;
 		}
 		s.r.ah = NULL;
-		rc = bound_check(t, "ibv_destroy_ah", t0);
+		rc = pending_bound_check(t, "ibv_destroy_ah", t0);
 		break;
 	}
 out:
@@ -470,6 +493,146 @@ static int test_sqd_resp_pending(struct test_ctx *t)
 		goto out;
 	test_step(t, "every byte arrived");
 	rc = pattern_verify(t, s.umem, s.psz, SEED_PIN, 0, s.psz, "WRITE target");
+out:
+	return test_worse(rc, stall_teardown(t, &s));
+}
+
+/* ------------------------------------------------------------------ */
+/* A UC responder keeps a deferred WRITE, not its MR reference          */
+
+#define UC_IMM		0x0dfe11edu
+
+/*
+ * On qp[0], signaled: the RDMA WRITE (op) of the pinned page into the uffd
+ * page; after a plain WRITE a zero-length WRITE with immediate, which the
+ * UC responder takes only after the WRITE (a UC QP's packets are processed
+ * in order).  The immediate consumes the receive posted on qp[1] first.
+ */
+static int uc_post(struct test_ctx *t, struct stall *s, enum ibv_wr_opcode op)
+{
+	struct ibv_sge sge = { .addr = (uintptr_t)s->pin,
+			       .length = (uint32_t)s->psz,
+			       .lkey = s->pmr->lkey };
+	struct ibv_send_wr wr[2] = {
+		{ .wr_id = WR_ID, .sg_list = &sge, .num_sge = 1, .opcode = op,
+		  .send_flags = IBV_SEND_SIGNALED },
+		{ .wr_id = WR_ID + 2, .opcode = IBV_WR_RDMA_WRITE_WITH_IMM,
+		  .send_flags = IBV_SEND_SIGNALED },
+	};
+	struct ibv_send_wr *bad = NULL;
+	int rc, err;
+
+	rc = rdma_post_recv(t, s->r.qp[1], s->pin, (uint32_t)s->psz,
+			    s->pmr->lkey, WR_ID + 1);
+	if (rc != TEST_PASS)
+		return rc;
+	wr[0].wr.rdma.remote_addr = (uintptr_t)s->umem;
+	wr[0].wr.rdma.rkey = s->umr->rkey;
+	if (op == IBV_WR_RDMA_WRITE_WITH_IMM) {
+		wr[0].imm_data = htonl(UC_IMM);
+	} else {
+		wr[0].next = &wr[1];
+		wr[1].imm_data = htonl(UC_IMM);
+		wr[1].wr.rdma.remote_addr = (uintptr_t)s->umem;
+		wr[1].wr.rdma.rkey = s->umr->rkey;
+	}
+	test_step(t, "UC %s of the pinned page into the uffd page%s",
+		  op == IBV_WR_RDMA_WRITE ? "RDMA WRITE" : "RDMA WRITE with immediate",
+		  op == IBV_WR_RDMA_WRITE ? ", then a zero-length one with immediate" : "");
+	err = ibv_post_send(s->r.qp[0], wr, &bad);
+	if (err)
+		return test_fail(t, "ibv_post_send(UC RDMA WRITE, QP 0x%x): %s",
+				 s->r.qp[0]->qp_num, strerror(err));
+	return TEST_PASS;
+}
+
+/* The immediate's receive completion on qp[1]: len bytes were written. */
+static int uc_wait_imm(struct test_ctx *t, struct stall *s, uint32_t len)
+{
+	struct ibv_wc wc;
+	int rc;
+
+	test_step(t, "the immediate arrives at the UC responder");
+	rc = rdma_wait_wc(t, s->r.cq[1], "UC receive of the immediate",
+			  WR_ID + 1, TEST_WC_TIMEOUT_MS, NULL, &wc);
+	if (rc != TEST_PASS)
+		return rc;
+	if (wc.opcode != IBV_WC_RECV_RDMA_WITH_IMM ||
+	    !(wc.wc_flags & IBV_WC_WITH_IMM) || ntohl(wc.imm_data) != UC_IMM ||
+	    wc.byte_len != len)
+		return test_fail(t, "UC receive completion: opcode %d, wc_flags 0x%x, immediate 0x%x, byte_len %u; expected RECV_RDMA_WITH_IMM (%d), immediate 0x%x, byte_len %u",
+				 (int)wc.opcode, (unsigned int)wc.wc_flags,
+				 ntohl(wc.imm_data), wc.byte_len,
+				 (int)IBV_WC_RECV_RDMA_WITH_IMM, UC_IMM, len);
+	return TEST_PASS;
+}
+
+/* TEARDOWN_BOUND_S times -S: a kept reference waits rxe's 50 s pool timeout */
+static int uc_bound_check(struct test_ctx *t, const char *what, double t0)
+{
+	return bound_check(t, what, t0, TEARDOWN_BOUND_S * t->opts->time_scale,
+			   "a reference the deferred UC WRITE took was never dropped (rxe's 50 s pool timeout)");
+}
+
+static int test_uc_write_deferred(struct test_ctx *t)
+{
+	const enum ibv_wr_opcode op = *(const enum ibv_wr_opcode *)t->arg;
+	struct ibv_wc wc;
+	struct stall s;
+	double t0;
+	int rc, err;
+
+	stall_init(&s);
+	s.qp_type = IBV_QPT_UC;
+	rc = stall_setup(t, &s, W_RESP, 1);
+	if (rc == TEST_PASS)
+		rc = uc_post(t, &s, op);
+	if (rc != TEST_PASS)
+		goto out;
+	/* UC: the requester's WRs complete once sent, whatever the responder does */
+	test_step(t, "the UC requester's completions");
+	rc = rdma_wait_wc(t, s.r.cq[0], "UC RDMA WRITE", WR_ID,
+			  TEST_WC_TIMEOUT_MS, NULL, &wc);
+	if (rc == TEST_PASS && op == IBV_WR_RDMA_WRITE)
+		rc = rdma_wait_wc(t, s.r.cq[0], "zero-length UC RDMA WRITE with immediate",
+				  WR_ID + 2, TEST_WC_TIMEOUT_MS, NULL, &wc);
+	if (rc == TEST_PASS)
+		rc = stall_wait_fault(t, &s, W_RESP);
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "answer the fault");
+	rc = stall_answer(t, &s);
+	if (rc == TEST_PASS)
+		rc = uc_wait_imm(t, &s, op == IBV_WR_RDMA_WRITE ? 0 :
+				 (uint32_t)s.psz);
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "every byte of the uffd page is the device's");
+	rc = pattern_verify(t, s.umem, s.psz, SEED_PIN, 0, s.psz,
+			    "UC WRITE target");
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "ibv_dereg_mr(uffd MR) after the deferred UC WRITE");
+	t0 = test_now_s();
+	err = ibv_dereg_mr(s.umr);
+	s.umr = NULL;
+	if (err) {
+		rc = test_fail(t, "ibv_dereg_mr(uffd MR): %s", strerror(err));
+		goto out;
+	}
+	rc = uc_bound_check(t, "ibv_dereg_mr(uffd MR)", t0);
+	if (rc != TEST_PASS)
+		goto out;
+	test_step(t, "ibv_destroy_qp of the UC responder");
+	t0 = test_now_s();
+	err = ibv_destroy_qp(s.r.qp[1]);
+	if (err) {
+		rc = test_fail(t, "ibv_destroy_qp(UC responder): %s",
+			       strerror(err));
+		goto out;
+	}
+	s.r.qp[1] = NULL;
+	rc = uc_bound_check(t, "ibv_destroy_qp(UC responder)", t0);
 out:
 	return test_worse(rc, stall_teardown(t, &s));
 }
@@ -1385,6 +1548,9 @@ out:
 	return rc;
 }
 
+static const enum ibv_wr_opcode uc_write = IBV_WR_RDMA_WRITE,
+	uc_write_imm = IBV_WR_RDMA_WRITE_WITH_IMM;
+
 static const enum where at_resp = W_RESP, at_req = W_REQ, at_comp = W_COMP,
 	at_ud = W_UD, at_apf = W_APF, at_spf = W_SPF, at_spf_main = W_SPF_MAIN;
 
@@ -1445,6 +1611,15 @@ static const struct test_case tests[] = {
 	  .needs = NEEDS },
 	{ .name = "sqd_resp_pending", .fn = test_sqd_resp_pending,
 	  .desc = "responder QP through SQD keeps its pending fault: WRITE completes", .needs = NEEDS },
+	/* no FIX_CANCEL: a fault that sleeps in the responder passes too */
+	{ .name = "uc_write_deferred", .fn = test_uc_write_deferred,
+	  .arg = &uc_write,
+	  .desc = "UC RDMA WRITE into a uffd page, fault deferred then answered: the data arrives, MR dereg and QP destroy return",
+	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = 120 },
+	{ .name = "uc_write_imm_deferred", .fn = test_uc_write_deferred,
+	  .arg = &uc_write_imm,
+	  .desc = "UC RDMA WRITE with immediate into a uffd page, fault deferred then answered: the data and the immediate arrive, MR dereg and QP destroy return",
+	  .needs = FIX_UFFD | FIX_COPY, .timeout_s = 120 },
 };
 
 int main(int argc, char **argv)

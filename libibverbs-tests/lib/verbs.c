@@ -186,22 +186,27 @@ static int qp_connect_ud(struct test_ctx *t, struct rdma_res *r,
 }
 
 /*
- * RC: RESET -> INIT -> RTR -> RTS, with the remote side being QP number
- * dqpn at GID dgid on r's port.
+ * RC or UC (as r): RESET -> INIT -> RTR -> RTS, with the remote side being
+ * QP number dqpn at GID dgid on r's port.  A UC QP gets only what UC has:
+ * no RDMA READ or atomic access, no responder resources, RNR timer, ack
+ * timeout or retries.
  */
 static int qp_connect(struct test_ctx *t, struct rdma_res *r, struct ibv_qp *qp,
 		      const union ibv_gid *dgid, uint32_t dqpn, uint32_t sq_psn,
 		      uint32_t rq_psn)
 {
+	const bool rc_qp = r->qp_type != IBV_QPT_UC;
 	struct ibv_qp_attr attr;
-	int rc;
+	int mask, rc;
 
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_state = IBV_QPS_INIT;
 	attr.pkey_index = 0;
 	attr.port_num = r->port_num;
-	attr.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE |
-			       IBV_ACCESS_REMOTE_READ | IBV_ACCESS_REMOTE_ATOMIC;
+	attr.qp_access_flags = IBV_ACCESS_LOCAL_WRITE | IBV_ACCESS_REMOTE_WRITE;
+	if (rc_qp)
+		attr.qp_access_flags |= IBV_ACCESS_REMOTE_READ |
+					IBV_ACCESS_REMOTE_ATOMIC;
 	if (r->send_ops_flags & IBV_QP_EX_WITH_FLUSH)	/* responder checks */
 		attr.qp_access_flags |= IBV_ACCESS_FLUSH_GLOBAL |
 					IBV_ACCESS_FLUSH_PERSISTENT;
@@ -215,8 +220,6 @@ static int qp_connect(struct test_ctx *t, struct rdma_res *r, struct ibv_qp *qp,
 	attr.path_mtu = r->mtu;
 	attr.dest_qp_num = dqpn;
 	attr.rq_psn = rq_psn;
-	attr.max_dest_rd_atomic = 1;
-	attr.min_rnr_timer = 12;
 	attr.ah_attr.is_global = 1;		/* RoCE: GRH always */
 	attr.ah_attr.grh.dgid = *dgid;
 	attr.ah_attr.grh.sgid_index = (uint8_t)r->gid_index;
@@ -225,24 +228,33 @@ static int qp_connect(struct test_ctx *t, struct rdma_res *r, struct ibv_qp *qp,
 	attr.ah_attr.sl = 0;
 	attr.ah_attr.src_path_bits = 0;
 	attr.ah_attr.port_num = r->port_num;
-	rc = qp_modify(t, qp, &attr, IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU |
-		       IBV_QP_DEST_QPN | IBV_QP_RQ_PSN |
-		       IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER, "RTR");
+	mask = IBV_QP_STATE | IBV_QP_AV | IBV_QP_PATH_MTU | IBV_QP_DEST_QPN |
+	       IBV_QP_RQ_PSN;
+	if (rc_qp) {
+		attr.max_dest_rd_atomic = 1;
+		attr.min_rnr_timer = 12;
+		mask |= IBV_QP_MAX_DEST_RD_ATOMIC | IBV_QP_MIN_RNR_TIMER;
+	}
+	rc = qp_modify(t, qp, &attr, mask, "RTR");
 	if (rc != TEST_PASS)
 		return rc;
 
 	memset(&attr, 0, sizeof(attr));
 	attr.qp_state = IBV_QPS_RTS;
-	/* 4.096 us * 2^18 ~= 1 s per try: slow (TCG) guests and uffd round
-	 * trips must not exhaust the retries before the completion deadline. */
-	attr.timeout = 18;
-	attr.retry_cnt = 7;
-	attr.rnr_retry = 7;
 	attr.sq_psn = sq_psn;
-	attr.max_rd_atomic = 1;
-	return qp_modify(t, qp, &attr, IBV_QP_STATE | IBV_QP_TIMEOUT |
-			 IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY | IBV_QP_SQ_PSN |
-			 IBV_QP_MAX_QP_RD_ATOMIC, "RTS");
+	mask = IBV_QP_STATE | IBV_QP_SQ_PSN;
+	if (rc_qp) {
+		/* 4.096 us * 2^18 ~= 1 s per try: slow (TCG) guests and uffd
+		 * round trips must not exhaust the retries before the
+		 * completion deadline. */
+		attr.timeout = 18;
+		attr.retry_cnt = 7;
+		attr.rnr_retry = 7;
+		attr.max_rd_atomic = 1;
+		mask |= IBV_QP_TIMEOUT | IBV_QP_RETRY_CNT | IBV_QP_RNR_RETRY |
+			IBV_QP_MAX_QP_RD_ATOMIC;
+	}
+	return qp_modify(t, qp, &attr, mask, "RTS");
 }
 
 /* Open the device named r->dev_name, check it, allocate the PD. */
@@ -490,9 +502,9 @@ int rdma_pair_create(struct test_ctx *t, struct rdma_res *r,
 	int rc;
 
 	memset(p, 0, sizeof(*p));
-	if ((r->qp_type != IBV_QPT_RC && r->qp_type != IBV_QPT_UD) ||
-	    r->send_ops_flags)
-		return test_fail(t, "rdma_pair_create: plain RC or UD resources only");
+	if ((r->qp_type != IBV_QPT_RC && r->qp_type != IBV_QPT_UC &&
+	     r->qp_type != IBV_QPT_UD) || r->send_ops_flags)
+		return test_fail(t, "rdma_pair_create: plain RC, UC or UD resources only");
 	rc = create_loop_pair(t, r, p->cq, p->qp, NULL);
 	if (rc != TEST_PASS)
 		rc = test_worse(rc, rdma_pair_destroy(t, p));

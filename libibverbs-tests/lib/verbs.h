@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Verbs setup and work requests of the libibverbs ODP tests: loopback RC or
- * UD QPs on one device (rc_pingpong style) or one QP on each of two devices,
+ * Verbs setup and work requests of the libibverbs ODP tests: loopback RC, UC
+ * or UD QPs on one device (rc_pingpong style) or one QP on each of two devices,
  * MR registration, single work request post and bounded completion wait,
  * atomics, FLUSH, prefetch advice, and rdma resource counts.
  */
@@ -25,7 +25,9 @@ struct rdma_caps_req {
 	uint32_t rc_odp_caps;	/* IBV_ODP_SUPPORT_{SEND,RECV,WRITE,READ,...} */
 	uint32_t ud_odp_caps;	/* the same for UD QPs */
 	uint64_t cap_flags_ex;	/* device_cap_flags_ex bits (IB_UVERBS_DEVICE_*) */
-	/* QPs: 0 means RC.  IBV_QPT_UD: UD QPs plus an address handle. */
+	/* QPs: 0 means RC.  IBV_QPT_UD: UD QPs plus an address handle.
+	 * IBV_QPT_UC: UC QPs, connected like RC ones with the attributes
+	 * UC has (no RDMA READ or atomics, no acks, retries or RNR). */
 	enum ibv_qp_type qp_type;
 	/* Non-zero: create the QPs with ibv_create_qp_ex() and these
 	 * IBV_QP_EX_WITH_* flags (qpx[] is then set). */
@@ -71,7 +73,7 @@ int rdma_setup_2host(struct test_ctx *t, struct rdma_res *a,
 /* Reverse-order teardown; NULL members are skipped. */
 int rdma_teardown(struct test_ctx *t, struct rdma_res *r);
 
-/* One more loopback-connected QP pair (RC or UD, as r) on r's device and PD. */
+/* One more loopback-connected QP pair (RC, UC or UD, as r) on r's device and PD. */
 struct rdma_pair {
 	struct ibv_cq *cq[2];
 	struct ibv_qp *qp[2];
