@@ -208,9 +208,7 @@ struct storm {
 	struct ibv_mr *src_mr, *sink_mr, *mr;
 	uint8_t *shadow;		/* what the region must hold */
 	uint8_t *touched;		/* per page: the device accessed it */
-	/* Data ops start on a page the device touched before (traffic()). */
-	bool revisit;
-	unsigned long revisits;		/* ops that did */
+	unsigned long revisits;		/* ops started on a touched page */
 	size_t psz, npages;
 	size_t span;			/* data ops stay in [0, span) */
 	size_t counter_pos;
@@ -552,7 +550,8 @@ static size_t revisit_off(struct storm *s, size_t len)
 	return off + len <= s->span ? off : s->span - len;
 }
 
-static int one_op(struct test_ctx *t, struct storm *s)
+/* One random op; revisit: a data op starts on a page touched before. */
+static int one_op(struct test_ctx *t, struct storm *s, bool revisit)
 {
 	const enum storm_op op = pick_op(s);
 	const unsigned long n = ++s->nops;
@@ -564,9 +563,9 @@ static int one_op(struct test_ctx *t, struct storm *s)
 		return op_fetch_add(t, s, n);
 	}
 	len = 1 + (size_t)test_rng_below(&s->rng, MAX_OP_LEN);
-	if (s->revisit)
+	if (revisit)
 		s->revisits++;
-	off = s->revisit ? revisit_off(s, len) :
+	off = revisit ? revisit_off(s, len) :
 	      (size_t)test_rng_below(&s->rng, s->span - len + 1);
 	mark_touched(s, off, len);
 	switch (op) {
@@ -694,8 +693,7 @@ static int traffic(struct test_ctx *t, struct storm *s, unsigned int secs)
 
 	while ((now = test_now_s()) < end ||
 	       (now < last && !storm_refilled(s))) {
-		s->revisit = now >= end;
-		rc = one_op(t, s);
+		rc = one_op(t, s, now >= end);
 		if (rc == TEST_PASS)
 			rc = uffd_handler_check(t, &s->h);
 		if (rc == TEST_PASS)
